@@ -1,0 +1,63 @@
+"""Plain data types shared by the engine and its callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Dtype = Literal["int", "float", "bool", "string"]
+Task = Literal["classification", "regression", "clustering", "decomposition", "reinforcement"]
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    name: str
+    dtype: Dtype
+    n_missing: int
+    n_unique: int
+
+
+@dataclass(frozen=True)
+class DatasetProfile:
+    """What a spec is checked against before a job is queued (no data needed)."""
+
+    n_rows: int
+    columns: list[ColumnProfile]
+    # For NPZ uploads whose X had more than 2 dimensions: the per-sample shape.
+    sample_shape: list[int] | None = None
+
+    def column(self, name: str) -> ColumnProfile | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a spec may ask for. Each is a service setting; exceeding one is a 422."""
+
+    max_epochs: int = 10_000
+    max_parameters: int = 50_000_000
+    max_timesteps: int = 5_000_000
+    max_layer_width: int = 16_384
+
+
+@dataclass
+class ModelInfo:
+    """What the service shows of a trained model and checks predictions against."""
+
+    task: str
+    model_type: str
+    inputs: list[dict[str, str]]  # [{"name": ..., "dtype": ...}] in training order
+    classes: list[Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. observation/action spaces
+
+
+@dataclass
+class TrainResult:
+    metrics: dict[str, float]
+    artifact: bytes  # the whole model (preprocessing + weights) in a safe format
+    info: ModelInfo
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"diagnosis": {...}}

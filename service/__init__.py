@@ -1,0 +1,1 @@
+"""Descent's HTTP service: API, persistence, settings, auth and the command line."""
