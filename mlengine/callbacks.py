@@ -24,7 +24,9 @@ class Callbacks:
     def on_progress(self, done: int, total: int) -> None:  # pragma: no cover
         pass
 
-    def on_checkpoint(self, step: int, kind: CheckpointKind, data: bytes) -> None:  # pragma: no cover
+    def on_checkpoint(
+        self, step: int, kind: CheckpointKind, data: bytes
+    ) -> None:  # pragma: no cover
         pass
 
     def should_stop(self) -> bool:

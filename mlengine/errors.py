@@ -35,3 +35,7 @@ class TrainingStopped(Exception):
 
 class InputError(ValueError):
     """Rows given to a predictor that do not fit its input schema."""
+
+
+class ArtifactError(ValueError):
+    """A model artifact or checkpoint that cannot be read (corrupt, foreign or unsafe)."""

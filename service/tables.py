@@ -7,4 +7,14 @@ from service.db import Base
 from service.jobs.tables import Checkpoint, Job, MetricPoint
 from service.models.tables import Model
 
-__all__ = ["ApiKey", "Base", "Blob", "Checkpoint", "Dataset", "Job", "MetricPoint", "Model", "Owner"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Blob",
+    "Checkpoint",
+    "Dataset",
+    "Job",
+    "MetricPoint",
+    "Model",
+    "Owner",
+]

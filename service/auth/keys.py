@@ -25,16 +25,18 @@ def create_key(session: Session, name: str) -> tuple[Owner, str]:
     token = f"dsk_{secrets.token_urlsafe(32)}"
     session.add(owner)
     session.flush()
-    session.add(ApiKey(id=new_id("key"), owner_id=owner.id, name=name, token_hash=hash_token(token)))
+    session.add(
+        ApiKey(id=new_id("key"), owner_id=owner.id, name=name, token_hash=hash_token(token))
+    )
     session.flush()
     return owner, token
 
 
 def owner_for_token(session: Session, token: str) -> Owner | None:
     return session.scalar(
-        select(Owner).join(ApiKey, ApiKey.owner_id == Owner.id).where(
-            ApiKey.token_hash == hash_token(token)
-        )
+        select(Owner)
+        .join(ApiKey, ApiKey.owner_id == Owner.id)
+        .where(ApiKey.token_hash == hash_token(token))
     )
 
 

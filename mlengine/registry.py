@@ -1,0 +1,119 @@
+"""Model kinds: one name, one params class, one training-options class, one trainer.
+
+Registration is cheap: a kind's module declares its pydantic classes and calls
+:func:`register` once; the trainer is named as ``"module:function"`` and imported
+only when a job of that kind runs, so declaring a torch model does not import torch.
+
+Adding a kind (e.g. ``random_forest``) is one module under ``mlengine/kinds/`` that
+ends with ``register(ModelKind(...))``, plus its name in ``_BUILTIN_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from mlengine.context import DatasetCheck, TrainContext
+    from mlengine.types import TrainResult
+
+Framework = Literal["sklearn", "torch", "numpy"]
+
+# Modules whose import registers the built-in kinds (each one calls ``register``).
+_BUILTIN_MODULES = ("mlengine.kinds.linear", "mlengine.kinds.mlp")
+
+
+class StrictModel(BaseModel):
+    """Base for params / training classes: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoTraining(StrictModel):
+    """Training options of a model that fits to convergence: none."""
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    name: str
+    tasks: frozenset[str]
+    params: type[BaseModel]
+    training: type[BaseModel]
+    trainer: str  # "module:function" taking a TrainContext and returning a TrainResult
+    framework: Framework = "sklearn"
+    description: str = ""
+    # What ``preprocessing.scaling: auto`` means for this kind (trees will say "none").
+    auto_scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
+    # Kind-specific checks against the dataset (e.g. parameter count); raises SpecError.
+    check_dataset: Callable[[DatasetCheck], None] | None = field(default=None, compare=False)
+
+    @property
+    def supervised(self) -> bool:
+        return bool(self.tasks & {"classification", "regression"})
+
+    @property
+    def takes_training_options(self) -> bool:
+        return bool(self.training.model_fields)
+
+    def load_trainer(self) -> Callable[[TrainContext], TrainResult]:
+        module_name, _, func_name = self.trainer.partition(":")
+        func: Callable[[TrainContext], TrainResult] = getattr(
+            importlib.import_module(module_name), func_name
+        )
+        return func
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description for docs and ``GET`` endpoints."""
+        return {
+            "name": self.name,
+            "tasks": sorted(self.tasks),
+            "framework": self.framework,
+            "description": self.description,
+            "params": self.params.model_json_schema(),
+            "training": self.training.model_json_schema(),
+        }
+
+
+_KINDS: dict[str, ModelKind] = {}
+_loaded = False
+
+
+def register(kind: ModelKind) -> ModelKind:
+    if kind.name in _KINDS and _KINDS[kind.name] != kind:
+        raise ValueError(f"model kind {kind.name!r} is already registered")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _BUILTIN_MODULES:
+            importlib.import_module(module)
+
+
+def find_kind(name: str) -> ModelKind | None:
+    _ensure_loaded()
+    return _KINDS.get(name)
+
+
+def get_kind(name: str) -> ModelKind:
+    """The kind called ``name``; ``KeyError`` naming the known kinds if there is none."""
+    kind = find_kind(name)
+    if kind is None:
+        raise KeyError(f"unknown model type {name!r}; known types: {', '.join(kind_names())}")
+    return kind
+
+
+def kinds() -> list[ModelKind]:
+    _ensure_loaded()
+    return [_KINDS[n] for n in sorted(_KINDS)]
+
+
+def kind_names() -> list[str]:
+    return [k.name for k in kinds()]

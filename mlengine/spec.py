@@ -1,0 +1,352 @@
+"""The job spec: its pydantic schema, its validation, and its checks against a dataset.
+
+Nothing here imports torch or scikit-learn: the API process validates specs cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlengine.context import DatasetCheck
+from mlengine.errors import SpecError
+from mlengine.registry import ModelKind, find_kind, kind_names
+from mlengine.types import DatasetProfile, Limits, Task
+
+SUPERVISED_TASKS = frozenset({"classification", "regression"})
+# An int target with at most this many distinct values is taken for classification.
+MAX_CLASSES_INFERRED = 20
+MAX_CLASSES = 1000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(_Strict):
+    type: str = Field(description="A model kind of the engine, e.g. 'mlp'.")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SplitSpec(_Strict):
+    validation: float = Field(0.2, ge=0.0, lt=0.9)
+    test: float = Field(0.2, ge=0.0, lt=0.9)
+
+    @model_validator(mode="after")
+    def _sum(self) -> SplitSpec:
+        if self.validation + self.test >= 0.9:
+            raise ValueError(
+                f"validation + test must be below 0.9 (now {self.validation + self.test:g}); "
+                "leave at least 10% of the rows for training"
+            )
+        return self
+
+
+class PreprocessingSpec(_Strict):
+    scaling: Literal["auto", "standard", "minmax", "robust", "none"] = "auto"
+    impute_numeric: Literal["mean", "median", "most_frequent", "constant"] = "mean"
+    impute_categorical: Literal["most_frequent", "constant"] = "most_frequent"
+    one_hot_drop_first: bool = False
+
+
+class JobSpec(_Strict):
+    dataset_id: str | None = None
+    target: str | None = None
+    features: list[str] | None = None
+    task: Task | None = None
+    model: ModelSpec
+    training: dict[str, Any] = Field(default_factory=dict)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    preprocessing: PreprocessingSpec = Field(default_factory=PreprocessingSpec)
+    environment: dict[str, Any] | None = None
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _submodel(cls: type[BaseModel] | None, name: Any) -> type[BaseModel] | None:
+    if cls is None or not isinstance(name, str) or name not in cls.model_fields:
+        return None
+    ann = cls.model_fields[name].annotation
+    for t in (ann, *get_args(ann)):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
+
+
+def _extra_msg(key: Any, owner: type[BaseModel] | None, section: str, kind: str | None) -> str:
+    accepted = ", ".join(owner.model_fields) if owner is not None else ""
+    if section == "params":
+        if not accepted:
+            return f"unknown parameter '{key}': model '{kind}' takes no parameters"
+        return f"unknown parameter '{key}' for model '{kind}'; accepted parameters: {accepted}"
+    if section == "training":
+        if not accepted:
+            return (
+                f"model '{kind}' trains to convergence and does not take '{key}'; "
+                "leave 'training' empty (set its iterations, if any, in model.params)"
+            )
+        return f"unknown training option '{key}' for model '{kind}'; accepted options: {accepted}"
+    return f"unknown key '{key}'; accepted keys: {accepted}"
+
+
+def _convert(
+    exc: ValidationError,
+    prefix: tuple[str | int, ...],
+    root: type[BaseModel],
+    section: str = "spec",
+    kind: str | None = None,
+) -> list[dict[str, Any]]:
+    out = []
+    for e in exc.errors(include_url=False):
+        loc = tuple(e["loc"])
+        typ = e["type"]
+        msg = str(e["msg"])
+        if typ == "extra_forbidden":
+            owner: type[BaseModel] | None = root
+            for part in loc[:-1]:
+                owner = _submodel(owner, part)
+            msg = _extra_msg(loc[-1] if loc else "?", owner, section, kind)
+        elif typ == "missing":
+            msg = "field required"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        out.append({"loc": [*prefix, *loc], "msg": msg, "type": typ})
+    return out
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_spec(raw: dict[str, Any], limits: Limits | None = None) -> JobSpec:
+    """Validate a spec body; every default filled in. Raises ``SpecError`` (locs from the body).
+
+    Checks structure, the model type, the kind's params and training options, and the
+    limits that need no data (epochs, layer widths). See ``check_against_dataset`` for the rest.
+    """
+    limits = limits or Limits()
+    if not isinstance(raw, dict):
+        raise SpecError.at((), "a job spec must be a JSON object", "dict_type")
+    errors: list[dict[str, Any]] = []
+    spec: JobSpec | None = None
+    try:
+        spec = JobSpec.model_validate(raw)
+    except ValidationError as exc:
+        errors.extend(_convert(exc, (), JobSpec))
+
+    kind: ModelKind | None = None
+    params: BaseModel | None = None
+    training: BaseModel | None = None
+    model_raw = raw.get("model")
+    if isinstance(model_raw, dict) and isinstance(model_raw.get("type"), str):
+        kind = find_kind(model_raw["type"])
+        if kind is None:
+            errors.append(
+                {
+                    "loc": ["model", "type"],
+                    "msg": f"unknown model type '{model_raw['type']}'; "
+                    f"known types: {', '.join(kind_names())}",
+                    "type": "value_error",
+                }
+            )
+        else:
+            ctx = {"limits": limits}
+            params_raw = model_raw.get("params", {})
+            if isinstance(params_raw, dict):
+                try:
+                    params = kind.params.model_validate(params_raw, context=ctx)
+                except ValidationError as exc:
+                    errors.extend(
+                        _convert(exc, ("model", "params"), kind.params, "params", kind.name)
+                    )
+            training_raw = raw.get("training", {})
+            if isinstance(training_raw, dict):
+                try:
+                    training = kind.training.model_validate(training_raw, context=ctx)
+                except ValidationError as exc:
+                    errors.extend(
+                        _convert(exc, ("training",), kind.training, "training", kind.name)
+                    )
+    if spec is not None and kind is not None and spec.task and spec.task not in kind.tasks:
+        errors.append(_task_error(kind, spec.task, ("task",)))
+    if errors or spec is None or params is None or training is None:
+        raise SpecError(errors)
+    return spec.model_copy(
+        update={
+            "model": ModelSpec(
+                type=kind.name if kind else spec.model.type, params=params.model_dump(mode="json")
+            ),
+            "training": training.model_dump(mode="json"),
+        }
+    )
+
+
+def _task_error(kind: ModelKind, task: str, loc: tuple[str | int, ...]) -> dict[str, Any]:
+    able = " or ".join(sorted(kind.tasks))
+    return {
+        "loc": list(loc),
+        "msg": f"model '{kind.name}' does {able}, not {task}",
+        "type": "value_error",
+    }
+
+
+def parse_params(spec: JobSpec, kind: ModelKind) -> tuple[BaseModel, BaseModel]:
+    """The typed params and training options of an already validated spec."""
+    return kind.params.model_validate(spec.model.params), kind.training.model_validate(
+        spec.training
+    )
+
+
+# --------------------------------------------------------------------------- dataset checks
+
+
+def _columns_msg(profile: DatasetProfile) -> str:
+    return ", ".join(profile.names)
+
+
+def infer_task(dtype: str, n_unique: int) -> Task:
+    if dtype in ("string", "bool"):
+        return "classification"
+    if dtype == "int" and n_unique <= MAX_CLASSES_INFERRED:
+        return "classification"
+    return "regression"
+
+
+def estimate_inputs(spec: JobSpec, profile: DatasetProfile, features: list[str]) -> int:
+    """Width of the preprocessed feature matrix: numeric columns 1, categorical one-hot."""
+    prep = spec.preprocessing
+    n = 0
+    for name in features:
+        col = profile.column(name)
+        if col is None:
+            continue
+        if col.dtype in ("int", "float"):
+            n += 1
+            continue
+        cats = col.n_unique + (1 if col.n_missing and prep.impute_categorical == "constant" else 0)
+        n += max(cats - (1 if prep.one_hot_drop_first else 0), 0)
+    return n
+
+
+def check_against_dataset(
+    spec: JobSpec, profile: DatasetProfile | None, limits: Limits | None = None
+) -> JobSpec:
+    """Check a validated spec against the dataset's profile; a copy with features and task set.
+
+    Raises ``SpecError``: missing/unknown target or features, a task the target or the
+    model cannot do, a model too large for the limits.
+    """
+    limits = limits or Limits()
+    kind = find_kind(spec.model.type)
+    if kind is None:  # validate_spec was skipped
+        raise SpecError.at(
+            ("model", "type"),
+            f"unknown model type '{spec.model.type}'; known types: {', '.join(kind_names())}",
+        )
+    supervised = spec.task in SUPERVISED_TASKS or (spec.task is None and kind.supervised)
+    if not supervised:
+        return spec  # unsupervised / RL kinds bring their own checks later
+    if profile is None:
+        raise SpecError.at(("dataset_id",), f"model '{kind.name}' needs a dataset; set dataset_id")
+    if not spec.target:
+        raise SpecError.at(
+            ("target",),
+            f"a supervised model needs a target column; columns are: {_columns_msg(profile)}",
+            "missing",
+        )
+    target = profile.column(spec.target)
+    if target is None:
+        raise SpecError.at(
+            ("target",),
+            f"column '{spec.target}' not found; columns are: {_columns_msg(profile)}",
+        )
+
+    errors: list[dict[str, Any]] = []
+    if spec.features is None:
+        features = [n for n in profile.names if n != spec.target]
+        if not features:
+            raise SpecError.at(
+                ("features",), "the dataset has no column besides the target to learn from"
+            )
+    else:
+        features = list(spec.features)
+        if not features:
+            errors.append(
+                {"loc": ["features"], "msg": "give at least one feature", "type": "value_error"}
+            )
+        seen: set[str] = set()
+        for i, name in enumerate(features):
+            if profile.column(name) is None:
+                msg = f"column '{name}' not found; columns are: {_columns_msg(profile)}"
+            elif name == spec.target:
+                msg = f"the target '{name}' cannot also be a feature"
+            elif name in seen:
+                msg = f"column '{name}' is listed twice"
+            else:
+                seen.add(name)
+                continue
+            errors.append({"loc": ["features", i], "msg": msg, "type": "value_error"})
+    if errors:
+        raise SpecError(errors)
+
+    task: Task
+    if spec.task is None:
+        task = infer_task(target.dtype, target.n_unique)
+        if task not in kind.tasks:
+            raise SpecError.at(
+                ("model", "type"),
+                f"model '{kind.name}' does {' or '.join(sorted(kind.tasks))}, but target "
+                f"'{target.name}' ({target.dtype}, {target.n_unique} distinct values) looks like "
+                f"{task}; choose another model or set 'task'",
+            )
+    else:
+        task = spec.task
+        if task not in kind.tasks:
+            e = _task_error(kind, task, ("task",))
+            raise SpecError.at(tuple(e["loc"]), e["msg"])
+
+    if task == "regression" and target.dtype not in ("int", "float"):
+        raise SpecError.at(
+            ("target",),
+            f"regression needs a numeric target; column '{target.name}' is {target.dtype}; "
+            "use task 'classification' or another target",
+        )
+    if task == "classification":
+        if target.n_unique < 2:
+            raise SpecError.at(
+                ("target",),
+                f"column '{target.name}' has {target.n_unique} distinct value(s); "
+                "classification needs at least 2",
+            )
+        if target.n_unique > MAX_CLASSES:
+            raise SpecError.at(
+                ("target",),
+                f"column '{target.name}' has {target.n_unique} distinct values; classification "
+                f"takes at most {MAX_CLASSES} classes (use task 'regression' for a number)",
+            )
+    if profile.n_rows - target.n_missing < 2:
+        raise SpecError.at(
+            ("target",), f"column '{target.name}' has fewer than 2 rows with a value to learn from"
+        )
+
+    checked = spec.model_copy(update={"features": features, "task": task})
+    if kind.check_dataset is not None:
+        params, training = parse_params(checked, kind)
+        n_outputs = 1
+        if task == "classification" and target.n_unique > 2:
+            n_outputs = target.n_unique
+        kind.check_dataset(
+            DatasetCheck(
+                spec=checked,
+                profile=profile,
+                limits=limits,
+                params=params,
+                training=training,
+                n_inputs=estimate_inputs(checked, profile, features),
+                n_outputs=n_outputs,
+            )
+        )
+    return checked

@@ -1,0 +1,261 @@
+"""Turn an uploaded file (CSV, Parquet or NPZ) into a typed Arrow table and its profile.
+
+Every refusal names the problem and, for text files, the line where it was found.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from service.errors import TooLarge, Unprocessable, UnsupportedMedia
+from service.settings import Settings
+
+FORMATS = ("csv", "parquet", "npz")
+NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+_CHUNK = 1 << 20
+NEWLINE = b"\n"
+
+
+@dataclass
+class Ingested:
+    table: pa.Table
+    format: str
+    columns: list[dict[str, Any]]
+    sample_shape: list[int] | None = None
+
+
+def detect_format(filename: str, head: bytes) -> str:
+    suffix = Path(filename).suffix.lower()
+    claimed = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz"}.get(suffix)
+    sniffed = "parquet" if head.startswith(b"PAR1") else "npz" if head.startswith(b"PK") else None
+    if claimed == "parquet" and sniffed != "parquet":
+        raise Unprocessable(f"file '{filename}' is not Parquet (it lacks the PAR1 magic bytes)")
+    if claimed == "npz" and sniffed != "npz":
+        raise Unprocessable(f"file '{filename}' is not NPZ (it is not a zip archive of arrays)")
+    if claimed == "csv" and sniffed is not None:
+        raise Unprocessable(f"file '{filename}' is named .csv but holds {sniffed} data")
+    if claimed is None and suffix not in ("", ".txt", ".tsv", ".data") and sniffed is None:
+        raise UnsupportedMedia(
+            f"unsupported file type '{suffix}'; upload CSV (with a header row), Parquet or NPZ"
+        )
+    return claimed or sniffed or "csv"
+
+
+def ingest(path: Path, filename: str, settings: Settings) -> Ingested:
+    size = path.stat().st_size
+    if size == 0:
+        raise Unprocessable(f"file '{filename}' is empty; upload a CSV with a header row")
+    with path.open("rb") as f:
+        head = f.read(8)
+    fmt = detect_format(filename, head)
+    sample_shape: list[int] | None = None
+    if fmt == "csv":
+        table = _read_csv(path)
+    elif fmt == "parquet":
+        table = _read_parquet(path)
+    else:
+        table, sample_shape = _read_npz(path)
+    table = _normalize(table)
+    if table.num_rows == 0:
+        raise Unprocessable(
+            "no data rows: the file has a header but no rows below it; add rows and upload again"
+        )
+    if table.num_columns > settings.max_columns:
+        raise TooLarge(
+            f"the dataset has {table.num_columns} columns; the limit is {settings.max_columns} "
+            "(setting DESCENT_MAX_COLUMNS)"
+        )
+    if table.num_rows > settings.max_rows:
+        raise TooLarge(
+            f"the dataset has {table.num_rows} rows; the limit is {settings.max_rows} "
+            "(setting DESCENT_MAX_ROWS)"
+        )
+    return Ingested(table=table, format=fmt, columns=profile(table), sample_shape=sample_shape)
+
+
+def _check_text(path: Path) -> None:
+    """UTF-8 text without NUL bytes; names the line of the first bad byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                at = line + chunk.count(NEWLINE, 0, nul)
+                raise Unprocessable(
+                    f"line {at}: binary data (a NUL byte); "
+                    "this is not a CSV text file. Upload CSV (UTF-8, with a header row), "
+                    "Parquet or NPZ"
+                )
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                at = line + chunk.count(NEWLINE, 0, exc.start)
+                raise Unprocessable(
+                    f"line {at}: the file is not valid UTF-8; save it as UTF-8 and upload again"
+                ) from None
+            line += chunk.count(NEWLINE)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise Unprocessable(
+                f"line {line}: the file ends inside a multi-byte character; it is not valid UTF-8"
+            ) from None
+
+
+def _read_csv(path: Path) -> pa.Table:
+    _check_text(path)
+    with path.open("rb") as f:
+        header_line = f.readline().decode("utf-8").rstrip("\r\n")
+    if not header_line.strip():
+        raise Unprocessable("line 1: the header row is empty; the first line must name the columns")
+    bad: list[str] = []
+
+    def on_invalid(row: Any) -> str:
+        where = f"line {row.number}" if row.number is not None else "a row"
+        bad.append(
+            f"{where}: expected {row.expected_columns} fields (as in the header), "
+            f"found {row.actual_columns}; fix the row or quote fields that contain commas"
+        )
+        return "error"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        if bad:
+            raise Unprocessable(bad[0]) from None
+        raise Unprocessable(f"could not parse the CSV: {exc}") from None
+    names = table.column_names
+    for i, name in enumerate(names):
+        if not name.strip():
+            raise Unprocessable(f"line 1: column {i + 1} of the header has no name; name it")
+        if names.index(name) != i:
+            raise Unprocessable(f"line 1: column name '{name}' appears twice; names must differ")
+    return table
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise Unprocessable(f"could not read the Parquet file: {exc}") from None
+
+
+def _read_npz(path: Path) -> tuple[pa.Table, list[int] | None]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise Unprocessable(
+            f"could not read the NPZ file: {exc}; save arrays with numpy.savez (no pickled objects)"
+        ) from None
+    if "X" not in arrays:
+        raise Unprocessable(
+            f"the NPZ file needs an array 'X'; it has: {', '.join(arrays) or 'none'}"
+        )
+    x = arrays["X"]
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise Unprocessable(f"NPZ 'X' must have shape (n_samples, ...); it has shape {x.shape}")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        raise Unprocessable(f"NPZ 'X' must be numeric; its dtype is {x.dtype}")
+    flat = x.reshape(x.shape[0], -1)
+    width = len(str(flat.shape[1] - 1))
+    columns = {f"x{i:0{width}d}": pa.array(flat[:, i]) for i in range(flat.shape[1])}
+    if "y" in arrays:
+        y = arrays["y"]
+        if y.ndim != 1 or y.shape[0] != x.shape[0]:
+            raise Unprocessable(
+                f"NPZ 'y' must be one-dimensional with {x.shape[0]} values (one per row of X); "
+                f"it has shape {y.shape}"
+            )
+        columns["y"] = pa.array(y.tolist() if y.dtype.kind in "US" else y)
+    sample_shape = list(x.shape[1:]) if x.ndim > 2 else None
+    return pa.table(columns), sample_shape
+
+
+def _normalize(table: pa.Table) -> pa.Table:
+    """Every column becomes int64, float64, bool or string."""
+    fields = []
+    arrays = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        t = col.type
+        if pa.types.is_integer(t):
+            target: pa.DataType = pa.int64()
+        elif pa.types.is_floating(t) or pa.types.is_decimal(t):
+            target = pa.float64()
+        elif pa.types.is_boolean(t):
+            target = pa.bool_()
+        elif (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_temporal(t)
+            or pa.types.is_null(t)
+            or pa.types.is_dictionary(t)
+        ):
+            target = pa.string()
+        else:
+            raise Unprocessable(
+                f"column '{name}' has type {t}, which cannot be trained on; "
+                "use numbers, booleans or strings"
+            )
+        try:
+            arrays.append(col.cast(target) if col.type != target else col)
+        except pa.ArrowException as exc:
+            raise Unprocessable(f"column '{name}': {exc}") from None
+        fields.append(pa.field(str(name), target))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+_DTYPE = {"int64": "int", "double": "float", "bool": "bool", "string": "string"}
+
+
+def profile(table: pa.Table) -> list[dict[str, Any]]:
+    out = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        n_missing = col.null_count
+        if pa.types.is_floating(col.type):
+            n_missing += int(pc.sum(pc.is_nan(col)).as_py() or 0)
+        out.append(
+            {
+                "name": name,
+                "dtype": _DTYPE[str(col.type)],
+                "n_missing": int(n_missing),
+                "n_unique": int(pc.count_distinct(col, mode="only_valid").as_py()),
+            }
+        )
+    return out
+
+
+def to_parquet_bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+def from_parquet_bytes(data: bytes) -> pa.Table:
+    return pq.read_table(pa.BufferReader(data))
+
+
+def json_rows(table: pa.Table) -> list[list[Any]]:
+    """Rows as JSON-safe lists (NaN and infinities become null)."""
+    rows = []
+    for record in table.to_pylist():
+        rows.append(
+            [None if isinstance(v, float) and not np.isfinite(v) else v for v in record.values()]
+        )
+    return rows

@@ -1,0 +1,62 @@
+"""The one Celery app's configuration, and how the service hands a job to the queue.
+
+The service enqueues by task name (``send_task``) and never imports ``workers``;
+``workers`` registers its tasks on this same app.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from celery import Celery
+
+from service.settings import Settings, get_settings
+
+RUN_JOB_TASK = "descent.run_job"
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("descent", broker=settings.resolved_broker_url)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_default_queue=settings.default_queue,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            # Longer than the longest job: Redis redelivers unacked tasks after this.
+            "visibility_timeout": settings.visibility_timeout,
+            # The embedded (SQLAlchemy) broker polls; keep the pickup latency low.
+            "polling_interval": 0.2,
+        },
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+    return app
+
+
+@lru_cache
+def get_celery() -> Celery:
+    return make_celery(get_settings())
+
+
+def queue_for(device: str, settings: Settings) -> str:
+    """``device: cuda`` jobs go to the GPU queue; ``auto`` and ``cpu`` to the default one."""
+    return settings.gpu_queue if device == "cuda" else settings.default_queue
+
+
+def enqueue_job(job_id: str, queue: str) -> None:
+    get_celery().send_task(RUN_JOB_TASK, args=[job_id], queue=queue)
+
+
+def broker_ok() -> str | None:
+    """None when the broker answers, else why not."""
+    try:
+        with get_celery().connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,27 @@
+"""The Celery app the workers run (``celery -A workers.app worker``)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from celery.signals import worker_ready, worker_shutdown
+
+from service.queue import get_celery
+from service.reaper import start_reaper
+
+app = get_celery()
+app.conf.include = ["workers.tasks"]
+
+_stop_reaper = threading.Event()
+
+
+@worker_ready.connect
+def _on_ready(**_: Any) -> None:
+    # The main worker process watches for jobs whose worker went silent.
+    start_reaper(_stop_reaper)
+
+
+@worker_shutdown.connect
+def _on_shutdown(**_: Any) -> None:
+    _stop_reaper.set()
