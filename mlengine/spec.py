@@ -57,7 +57,7 @@ class JobSpec(_Strict):
     task: Task | None = None
     model: ModelSpec
     training: dict[str, Any] = Field(default_factory=dict)
-    split: SplitSpec = Field(default_factory=SplitSpec)
+    split: SplitSpec = Field(default_factory=lambda: SplitSpec(validation=0.2, test=0.2))
     preprocessing: PreprocessingSpec = Field(default_factory=PreprocessingSpec)
     environment: dict[str, Any] | None = None
     seed: int = Field(0, ge=0, le=2**32 - 1)

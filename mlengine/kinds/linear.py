@@ -76,7 +76,7 @@ register(
         params=LinearRegressionParams,
         training=NoTraining,
         trainer="mlengine.kinds.linear:train_linear_regression",
-        description="Least squares, optionally with an l2 (ridge), l1 (lasso) or elastic-net penalty.",
+        description="Least squares; optionally l2 (ridge), l1 (lasso) or elastic-net penalty.",
     )
 )
 register(

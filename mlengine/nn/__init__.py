@@ -1,0 +1,1 @@
+"""PyTorch parts of the engine. Importing anything here imports torch."""

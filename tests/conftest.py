@@ -1,0 +1,222 @@
+"""Test stacks: a real API process and a real Celery worker process over real HTTP.
+
+Two backends: SQLite + the embedded broker (always), and Postgres + Redis (required
+when CI=true; skipped with a reason elsewhere when the services do not answer).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+PG_ADMIN_URL = os.environ.get(
+    "DESCENT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("DESCENT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "service.cli", *args]
+
+
+@dataclass
+class Stack:
+    name: str
+    env: dict[str, str]
+    data_dir: Path
+    base_url: str = ""
+    api: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    worker_logs: list[Path] = field(default_factory=list)
+
+    def run_cli(self, *args: str) -> str:
+        out = subprocess.run(_cli(*args), env=self.env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def new_token(self, name: str = "tester") -> str:
+        return self.run_cli("keys", "create", name).strip().splitlines()[-1]
+
+    def client(self, token: str | None = None, timeout: float = 60) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def start_api(self) -> None:
+        port = _free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        log = (self.data_dir / "api.log").open("ab")
+        self.api = subprocess.Popen(
+            _cli("api", "--port", str(port)),
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                if self.api.poll() is not None:
+                    break
+                time.sleep(0.2)
+        raise RuntimeError(f"API did not start:\n{self.tail('api.log')}")
+
+    def start_worker(self) -> None:
+        path = self.data_dir / f"worker-{len(self.worker_logs)}.log"
+        self.worker_logs.append(path)
+        log = path.open("ab")
+        queues = f"{self.env['DESCENT_DEFAULT_QUEUE']},{self.env['DESCENT_GPU_QUEUE']}"
+        self.worker = subprocess.Popen(
+            _cli("worker", "--queues", queues),
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if "ready." in path.read_text(errors="replace"):
+                return
+            if self.worker.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"worker did not start:\n{self.tail(path.name)}")
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker and its pool children: a machine that died."""
+        assert self.worker is not None
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(timeout=30)
+        self.worker = None
+
+    def tail(self, name: str, n: int = 60) -> str:
+        path = self.data_dir / name
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else ""
+        )
+
+    def stop(self) -> None:
+        for proc in (self.worker, self.api):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def _base_env(data_dir: Path) -> dict[str, str]:
+    run = secrets.token_hex(4)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESCENT_")}
+    env.update(
+        DESCENT_DATA_DIR=str(data_dir),
+        DESCENT_DEFAULT_QUEUE=f"test-{run}",
+        DESCENT_GPU_QUEUE=f"test-{run}-gpu",
+        DESCENT_HEARTBEAT_INTERVAL="0.5",
+        DESCENT_HEARTBEAT_TIMEOUT="5",
+        DESCENT_REAPER_INTERVAL="1",
+        DESCENT_MAX_UPLOAD_BYTES=str(8 * 1024 * 1024),
+        DESCENT_LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _postgres_and_redis() -> str | None:
+    """None when both answer, else why not."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            pass
+    except Exception as exc:  # noqa: BLE001
+        return f"Postgres at {PG_ADMIN_URL} did not answer: {exc}"
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
+    except Exception as exc:  # noqa: BLE001
+        return f"Redis at {REDIS_URL} did not answer: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp(f"stack-{request.param}")
+    env = _base_env(data_dir)
+    dbname = None
+    if request.param == "postgres":
+        why = _postgres_and_redis()
+        if why:
+            if IN_CI:
+                pytest.fail(f"CI=true requires Postgres and Redis: {why}")
+            pytest.skip(f"Postgres + Redis tests skipped: {why}")
+        import psycopg
+
+        dbname = f"descent_test_{secrets.token_hex(4)}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        env["DESCENT_DATABASE_URL"] = f"{base}/{dbname}"
+        env["DESCENT_BROKER_URL"] = REDIS_URL
+    s = Stack(name=request.param, env=env, data_dir=data_dir)
+    try:
+        s.run_cli("migrate")
+        s.start_api()
+        s.start_worker()
+        yield s
+    finally:
+        s.stop()
+        if dbname:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def token(stack: Stack) -> str:
+    return stack.new_token("alice")
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack, token: str) -> Iterator[httpx.Client]:
+    with stack.client(token) as client:
+        yield client
+
+
+def wait_for(
+    client: httpx.Client, job_id: str, statuses: tuple[str, ...], timeout: float = 180
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} still {job.get('status')} after {timeout}s: {job}")

@@ -1,0 +1,102 @@
+"""A worker that dies mid-job, and a task delivered twice."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from service.queue import RUN_JOB_TASK, make_celery
+from service.settings import Settings
+from tests.conftest import Stack, wait_for
+from tests.data import big_regression_csv, breast_cancer_csv
+
+
+def _all_points(api: httpx.Client, job_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = api.get(
+            f"/v1/jobs/{job_id}/metrics", params={"limit": 1000, "cursor": cursor}
+        ).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items
+
+
+def test_killed_worker_job_resumes_from_checkpoint(stack: Stack, api: httpx.Client) -> None:
+    ds = api.post("/v1/datasets", files={"file": ("r.csv", big_regression_csv(n=8000))}).json()
+    epochs = 30
+    job = api.post(
+        "/v1/jobs",
+        json={
+            "dataset_id": ds["id"],
+            "target": "y",
+            "model": {"type": "mlp", "params": {"hidden_layers": [128, 128]}},
+            "training": {"epochs": epochs, "batch_size": 16, "checkpoint_every": 2},
+        },
+    ).json()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ckpts = api.get(f"/v1/jobs/{job['id']}/checkpoints").json()["items"]
+        if any(c["kind"] == "periodic" for c in ckpts):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("no periodic checkpoint appeared")
+    before = {(p["name"], p["step"]): p["value"] for p in _all_points(api, job["id"])}
+    stack.kill_worker()
+    assert api.get(f"/v1/jobs/{job['id']}").json()["status"] == "running"
+    stack.start_worker()
+    done = wait_for(api, job["id"], ("succeeded", "failed"), timeout=300)
+    assert done["status"] == "succeeded", done["error"]
+    assert done["attempts"] == 2
+    points = _all_points(api, job["id"])
+    keys = [(p["name"], p["step"]) for p in points]
+    assert len(keys) == len(set(keys)), "a metric point was written twice"
+    assert [p["step"] for p in points if p["name"] == "train_loss"] == list(range(1, epochs + 1))
+    resumed_from = max(c["step"] for c in ckpts if c["kind"] == "periodic")
+    after = {(p["name"], p["step"]): p["value"] for p in points}
+    for (name, step), value in before.items():
+        if step <= resumed_from:
+            assert after[(name, step)] == value
+    worker_logs = "".join(Path(p).read_text() for p in stack.worker_logs)
+    assert "resuming from checkpoint" in worker_logs
+
+
+def test_redelivered_task_does_not_duplicate(stack: Stack, api: httpx.Client) -> None:
+    ds = api.post("/v1/datasets", files={"file": ("bc.csv", breast_cancer_csv())}).json()
+    job = api.post(
+        "/v1/jobs",
+        json={
+            "dataset_id": ds["id"],
+            "target": "target",
+            "model": {"type": "mlp"},
+            "training": {"epochs": 5},
+        },
+    ).json()
+    done = wait_for(api, job["id"], ("succeeded", "failed"))
+    points = _all_points(api, job["id"])
+    models = api.get("/v1/models", params={"limit": 1000}).json()["items"]
+
+    env = stack.env
+    settings = Settings(
+        data_dir=Path(env["DESCENT_DATA_DIR"]),
+        broker_url=env.get("DESCENT_BROKER_URL"),
+        default_queue=env["DESCENT_DEFAULT_QUEUE"],
+    )
+    make_celery(settings).send_task(RUN_JOB_TASK, args=[job["id"]], queue=settings.default_queue)
+    # A second job queued after the duplicate shows the duplicate has been consumed.
+    marker = api.post(
+        "/v1/jobs",
+        json={"dataset_id": ds["id"], "target": "target", "model": {"type": "logistic_regression"}},
+    ).json()
+    wait_for(api, marker["id"], ("succeeded", "failed"))
+    assert api.get(f"/v1/jobs/{job['id']}").json() == done
+    assert _all_points(api, job["id"]) == points
+    after = api.get("/v1/models", params={"limit": 1000}).json()["items"]
+    assert [m["id"] for m in after if m["job_id"] == job["id"]] == [done["model_id"]]
+    assert len(after) == len(models) + 1
