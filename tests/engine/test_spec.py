@@ -1,0 +1,201 @@
+"""Spec validation and checks against a dataset profile (no training, no torch)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from mlengine import (
+    ColumnProfile,
+    DatasetProfile,
+    JobSpec,
+    Limits,
+    SpecError,
+    check_against_dataset,
+    kind_names,
+    validate_spec,
+)
+
+PROFILE = DatasetProfile(
+    n_rows=100,
+    columns=[
+        ColumnProfile("age", "int", 0, 60),
+        ColumnProfile("income", "float", 3, 95),
+        ColumnProfile("city", "string", 2, 3),
+        ColumnProfile("member", "bool", 0, 2),
+        ColumnProfile("label", "string", 0, 2),
+        ColumnProfile("price", "float", 0, 100),
+        ColumnProfile("constant", "string", 0, 1),
+        ColumnProfile("many", "int", 0, 7),
+    ],
+)
+
+
+def spec(**kw: Any) -> dict[str, Any]:
+    return {"dataset_id": "d1", "target": "label", "model": {"type": "mlp"}, **kw}
+
+
+def error_of(raw: dict[str, Any], profile: DatasetProfile | None = PROFILE, **limits: int):
+    lim = Limits(**limits)
+    with pytest.raises(SpecError) as info:
+        check_against_dataset(validate_spec(raw, lim), profile, lim)
+    return info.value.errors
+
+
+def test_defaults_filled_in() -> None:
+    s = validate_spec(spec(), Limits())
+    assert s.model.params == {"hidden_layers": [64, 32], "activation": "relu", "dropout": 0.0}
+    assert s.training == {
+        "epochs": 20,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "learning_rate": 0.001,
+        "checkpoint_every": 5,
+    }
+    dumped = s.model_dump(mode="json")
+    assert dumped["split"] == {"validation": 0.2, "test": 0.2}
+    assert dumped["preprocessing"]["scaling"] == "auto"
+    assert dumped["seed"] == 0 and dumped["device"] == "auto"
+    lr = validate_spec({"model": {"type": "logistic_regression"}}, Limits())
+    assert lr.model.params == {"penalty": "l2", "C": 1.0, "max_iter": 1000, "class_weight": None}
+    assert lr.training == {}
+    # the filled-in spec validates again to itself
+    assert validate_spec(dumped, Limits()) == s
+
+
+def test_unknown_top_level_key() -> None:
+    errs = error_of(spec(epochs=3))
+    assert errs[0]["loc"] == ["epochs"]
+    assert "unknown key 'epochs'" in errs[0]["msg"] and "training" in errs[0]["msg"]
+
+
+def test_unknown_nested_key() -> None:
+    errs = error_of(spec(split={"validation": 0.1, "holdout": 0.1}))
+    assert errs[0]["loc"] == ["split", "holdout"]
+    assert "accepted keys: validation, test" in errs[0]["msg"]
+
+
+def test_unknown_model_type() -> None:
+    errs = error_of(spec(model={"type": "resnet9000"}))
+    assert errs[0]["loc"] == ["model", "type"]
+    for name in ("mlp", "logistic_regression", "linear_regression"):
+        assert name in errs[0]["msg"]
+    assert set(kind_names()) >= {"mlp", "logistic_regression", "linear_regression"}
+
+
+def test_unknown_param() -> None:
+    errs = error_of(spec(model={"type": "mlp", "params": {"hidden": [3]}}))
+    assert errs[0]["loc"] == ["model", "params", "hidden"]
+    assert "hidden_layers, activation, dropout" in errs[0]["msg"]
+
+
+def test_bad_param_value() -> None:
+    errs = error_of(spec(model={"type": "mlp", "params": {"hidden_layers": [8, 0]}}))
+    assert errs[0]["loc"] == ["model", "params", "hidden_layers", 1]
+    errs = error_of(spec(model={"type": "mlp", "params": {"activation": "swish"}}))
+    assert errs[0]["loc"] == ["model", "params", "activation"]
+
+
+def test_training_key_for_classical_model() -> None:
+    errs = error_of(spec(model={"type": "logistic_regression"}, training={"epochs": 5}))
+    assert errs[0]["loc"] == ["training", "epochs"]
+    assert "trains to convergence" in errs[0]["msg"]
+
+
+def test_training_options_checked() -> None:
+    errs = error_of(spec(training={"epochs": 50, "optimizer": "rmsprop"}), max_epochs=10)
+    locs = [e["loc"] for e in errs]
+    assert ["training", "epochs"] in locs and ["training", "optimizer"] in locs
+    assert "at most 10 epochs" in next(e["msg"] for e in errs if e["loc"][-1] == "epochs")
+
+
+def test_split_sum() -> None:
+    errs = error_of(spec(split={"validation": 0.5, "test": 0.45}))
+    assert errs[0]["loc"] == ["split"]
+
+
+def test_several_errors_at_once() -> None:
+    errs = error_of(spec(seed=-1, model={"type": "mlp", "params": {"x": 1}}))
+    assert {tuple(e["loc"]) for e in errs} == {("seed",), ("model", "params", "x")}
+
+
+def test_target_missing() -> None:
+    errs = error_of(spec(target=None))
+    assert errs[0]["loc"] == ["target"]
+    errs = error_of(spec(target="nope"))
+    assert errs[0]["loc"] == ["target"]
+    assert errs[0]["msg"].startswith("column 'nope' not found; columns are: age, income, city")
+
+
+def test_feature_missing_or_target() -> None:
+    errs = error_of(spec(features=["age", "agge", "label"]))
+    assert [e["loc"] for e in errs] == [["features", 1], ["features", 2]]
+    assert "column 'agge' not found" in errs[0]["msg"]
+
+
+def test_non_numeric_regression_target() -> None:
+    errs = error_of(spec(task="regression", target="city"))
+    assert errs[0]["loc"] == ["target"] and "numeric" in errs[0]["msg"]
+
+
+def test_single_class_target() -> None:
+    errs = error_of(spec(target="constant"))
+    assert errs[0]["loc"] == ["target"] and "at least 2" in errs[0]["msg"]
+
+
+def test_task_inference_and_features_default() -> None:
+    s = check_against_dataset(validate_spec(spec(), Limits()), PROFILE, Limits())
+    assert s.task == "classification"
+    assert s.features == ["age", "income", "city", "member", "price", "constant", "many"]
+    assert check_against_dataset(validate_spec(spec(target="price"), Limits()), PROFILE).task == (
+        "regression"
+    )
+    assert check_against_dataset(validate_spec(spec(target="many"), Limits()), PROFILE).task == (
+        "classification"
+    )
+
+
+def test_task_the_model_cannot_do() -> None:
+    errs = error_of(spec(model={"type": "logistic_regression"}, target="price"))
+    assert errs[0]["loc"] == ["model", "type"]
+    errs = error_of(spec(model={"type": "linear_regression"}, task="classification"))
+    assert errs[0]["loc"] == ["task"]
+
+
+def test_parameter_limit() -> None:
+    raw = spec(model={"type": "mlp", "params": {"hidden_layers": [1000, 1000]}})
+    errs = error_of(raw, max_parameters=100_000)
+    assert errs[0]["loc"] == ["model", "params", "hidden_layers"]
+    # 7 features, city one-hot to 3, member to 2 => 11 inputs; 2 classes => 1 output
+    n = (11 + 1) * 1000 + 1001 * 1000 + 1001
+    assert f"{n:,} parameters" in errs[0]["msg"] and "100,000" in errs[0]["msg"]
+    errs = error_of(spec(model={"type": "mlp", "params": {"hidden_layers": [64, 5000]}}),
+                    max_layer_width=4096)
+    assert errs[0]["loc"] == ["model", "params", "hidden_layers"]
+
+
+def test_no_dataset_for_supervised() -> None:
+    errs = error_of(spec(), profile=None)
+    assert errs[0]["loc"] == ["dataset_id"]
+
+
+def test_jobspec_roundtrip_is_plain_json() -> None:
+    s = validate_spec(spec(), Limits())
+    assert JobSpec.model_validate(s.model_dump(mode="json")) == s
+
+
+def test_validation_imports_no_torch_or_sklearn() -> None:
+    code = (
+        "import sys, mlengine\n"
+        "from mlengine import validate_spec, check_against_dataset, kinds, Limits\n"
+        "s = validate_spec({'model': {'type': 'mlp'}, 'target': 'y'}, Limits())\n"
+        "[k.describe() for k in kinds()]\n"
+        "bad = [m for m in ('torch', 'sklearn', 'pandas', 'pyarrow') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+        "banned = ('service', 'workers', 'fastapi', 'sqlalchemy', 'celery', 'starlette')\n"
+        "assert not [m for m in banned if m in sys.modules]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
