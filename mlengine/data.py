@@ -78,8 +78,14 @@ class Prepared:
 
 
 def _split(
-    n: int, strat: np.ndarray | None, val: float, test: float, seed: int
+    n: int,
+    strat: np.ndarray | None,
+    val: float,
+    test: float,
+    seed: int,
+    labels: list[Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Row indices of train / val / test, stratified on ``strat`` (class indices) if given."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(n)
@@ -88,9 +94,11 @@ def _split(
         values, counts = np.unique(strat, return_counts=True)
         if counts.min() < 2:
             info["stratified"] = False
+            small = values[counts.argmin()].item()
+            name = labels[small] if labels is not None else small
             info["note"] = (
-                f"split not stratified: class {values[counts.argmin()].item()!r} has only "
-                f"{counts.min()} row"
+                f"split not stratified: class {name!r} has only {counts.min()} row "
+                "(stratifying needs at least 2 per class)"
             )
             strat = None
 
@@ -154,6 +162,7 @@ def prepare(spec: JobSpec, table: pa.Table, auto_scaling: str = "standard") -> P
         spec.split.validation,
         spec.split.test,
         spec.seed,
+        classes,
     )
     info["n_dropped_missing_target"] = n_before - table.num_rows
 

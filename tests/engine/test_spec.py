@@ -169,11 +169,12 @@ def test_parameter_limit() -> None:
     raw = spec(model={"type": "mlp", "params": {"hidden_layers": [1000, 1000]}})
     errs = error_of(raw, max_parameters=100_000)
     assert errs[0]["loc"] == ["model", "params", "hidden_layers"]
-    # 7 features, city one-hot to 3, member to 2 => 11 inputs; 2 classes => 1 output
-    n = (11 + 1) * 1000 + 1001 * 1000 + 1001
+    # 5 numeric + city (3 one-hot) + member (2) + constant (1) = 10 inputs; binary: 1 output
+    n = (10 + 1) * 1000 + 1001 * 1000 + 1001
     assert f"{n:,} parameters" in errs[0]["msg"] and "100,000" in errs[0]["msg"]
-    errs = error_of(spec(model={"type": "mlp", "params": {"hidden_layers": [64, 5000]}}),
-                    max_layer_width=4096)
+    errs = error_of(
+        spec(model={"type": "mlp", "params": {"hidden_layers": [64, 5000]}}), max_layer_width=4096
+    )
     assert errs[0]["loc"] == ["model", "params", "hidden_layers"]
 
 

@@ -1,0 +1,127 @@
+"""Mixed-type data end to end; prediction input checks; artifact safety."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pyarrow as pa
+import pytest
+
+from mlengine import ArtifactError, InputError, Predictor, load_predictor, train
+from mlengine.artifact import read_artifact
+
+ROWS = [
+    {"age": 30, "income": 42_000.5, "city": "paris", "member": True},
+    {"age": None, "income": None, "city": None, "member": None},
+    {"age": 70, "income": 90_000, "city": "atlantis", "member": False},  # unseen category
+    {"age": 55.0, "income": 1, "city": "nice", "member": True},
+]
+
+
+@pytest.fixture(scope="module", params=["logistic_regression", "mlp"])
+def mixed_model(request, mixed: pa.Table):
+    spec = {
+        "model": {"type": request.param},
+        "target": "label",
+        "seed": 0,
+        "preprocessing": {"impute_categorical": "constant"},
+    }
+    return train(spec, mixed)
+
+
+def test_mixed_table_trains_and_predicts(mixed_model) -> None:
+    result = mixed_model
+    assert result.info.classes == ["no", "yes"]
+    assert result.info.inputs == [
+        {"name": "age", "dtype": "int"},
+        {"name": "income", "dtype": "float"},
+        {"name": "city", "dtype": "string"},
+        {"name": "member", "dtype": "bool"},
+    ]
+    assert result.metrics["test_accuracy"] > 0.75
+    assert result.extra["split"]["n_dropped_missing_target"] > 0
+    pred = load_predictor(result.artifact)
+    assert isinstance(pred, Predictor)
+    assert pred.columns_in_order() == ["age", "income", "city", "member"]
+    out = pred.predict(ROWS)
+    assert len(out["predictions"]) == 4
+    assert set(out["predictions"]) <= {"no", "yes"}
+    assert out["classes"] == ["no", "yes"]
+    assert all(len(p) == 2 and abs(sum(p) - 1) < 1e-6 for p in out["probabilities"])
+    json.dumps(out)  # plain JSON types
+    assert pred.predict([]) == {"predictions": [], "probabilities": [], "classes": ["no", "yes"]}
+
+
+def test_predictions_match_training_metrics(mixed_model, mixed: pa.Table) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    rows = mixed.drop_columns(["label"]).to_pylist()
+    labels = mixed.column("label").to_pylist()
+    out = pred.predict(rows)["predictions"]
+    pairs = [(p, t) for p, t in zip(out, labels, strict=True) if t is not None]
+    assert sum(p == t for p, t in pairs) / len(pairs) > 0.8
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"income": 1.0, "city": "paris", "member": True}, "row 0: column 'age' is missing"),
+        ({**ROWS[0], "zip": "75001"}, "row 0: unknown column 'zip'"),
+        ({**ROWS[0], "income": "lots"}, "row 0: column 'income' expects float, got string"),
+        ({**ROWS[0], "member": 1}, "row 0: column 'member' expects bool, got int"),
+        ({**ROWS[0], "age": 3.5}, "row 0: column 'age' expects int"),
+        ({**ROWS[0], "city": 12}, "row 0: column 'city' expects string"),
+        ({**ROWS[0], "age": True}, "row 0: column 'age' expects int, got bool"),
+    ],
+)
+def test_input_errors(mixed_model, row: dict, message: str) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    with pytest.raises(InputError) as info:
+        pred.predict([row])
+    assert str(info.value).startswith(message)
+    assert str(info.value).endswith(
+        "expected inputs: age (int), income (float), city (string), member (bool)"
+    )
+
+
+def test_error_names_the_row(mixed_model) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    with pytest.raises(InputError, match="^row 2: column 'city'"):
+        pred.predict([ROWS[0], ROWS[1], {**ROWS[0], "city": ["x"]}])
+
+
+def _rewrite(artifact: bytes, name: str, data: bytes) -> bytes:
+    src = zipfile.ZipFile(io.BytesIO(artifact))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, data if item.filename == name else src.read(item))
+    return buf.getvalue()
+
+
+def test_artifact_contents_and_refusals(mixed_model) -> None:
+    meta, files = read_artifact(mixed_model.artifact)
+    assert meta["format"] == "descent-model" and meta["format_version"] == 1
+    assert "preprocess.skops" in files
+    assert ("model.safetensors" in files) == (meta["framework"] == "torch")
+    with pytest.raises(ArtifactError):
+        load_predictor(b"not a zip")
+    bad_meta = _rewrite(
+        mixed_model.artifact, "meta.json", json.dumps({**meta, "format_version": 99}).encode()
+    )
+    with pytest.raises(ArtifactError, match="version 99"):
+        load_predictor(bad_meta)
+
+
+def test_untrusted_skops_types_are_refused() -> None:
+    import os
+
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    from mlengine.safeio import skops_loads
+
+    data = sio.dumps(FunctionTransformer(func=os.system))
+    with pytest.raises(ArtifactError, match="untrusted types: posix.system"):
+        skops_loads(data)
