@@ -9,7 +9,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
+from sqlalchemy import DateTime, Select, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.errors import Unprocessable
@@ -43,6 +43,12 @@ def decode_cursor(cursor: str, n: int) -> list[Any]:
         ) from None
 
 
+def _is_datetime(column: InstrumentedAttribute[Any]) -> bool:
+    return isinstance(column.type, DateTime) or isinstance(
+        getattr(column.type, "impl", None), DateTime
+    )
+
+
 def paginate(
     session: Session,
     stmt: Select[Any],
@@ -52,14 +58,16 @@ def paginate(
     descending: bool = True,
 ) -> tuple[list[Any], str | None]:
     """Rows of ``stmt`` ordered by ``keys`` (the last key unique), one page at a time."""
-    if cursor is not None:
+    if cursor:
         values = decode_cursor(cursor, len(keys))
         values = [
-            datetime.fromisoformat(v) if k.type.python_type is datetime else v
+            datetime.fromisoformat(v) if _is_datetime(k) else v
             for k, v in zip(keys, values, strict=True)
         ]
         row_key = tuple_(*keys)
-        stmt = stmt.where(row_key < tuple_(*values) if descending else row_key > tuple_(*values))
+        # Bind with each column's own type, so a datetime compares as the column stores it.
+        bound = tuple_(*[literal(v, type_=k.type) for k, v in zip(keys, values, strict=True)])
+        stmt = stmt.where(row_key < bound if descending else row_key > bound)
     order = [k.desc() if descending else k.asc() for k in keys]
     rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
     next_cursor = None

@@ -7,6 +7,7 @@ The service enqueues by task name (``send_task``) and never imports ``workers``;
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from celery import Celery
 
@@ -15,8 +16,18 @@ from service.settings import Settings, get_settings
 RUN_JOB_TASK = "descent.run_job"
 
 
+def _transport_options(broker_url: str, settings: Settings) -> dict[str, Any]:
+    if broker_url.startswith("sqla+"):
+        # The embedded broker hands its options to SQLAlchemy's create_engine; it polls
+        # once a second and has no visibility timeout (the reaper requeues lost jobs).
+        return {"connect_args": {"timeout": 30}}
+    # Longer than the longest job: Redis redelivers an unacked task after this.
+    return {"visibility_timeout": settings.visibility_timeout, "polling_interval": 0.2}
+
+
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("descent", broker=settings.resolved_broker_url)
+    broker_url = settings.resolved_broker_url
+    app = Celery("descent", broker=broker_url)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -26,12 +37,7 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
-        broker_transport_options={
-            # Longer than the longest job: Redis redelivers unacked tasks after this.
-            "visibility_timeout": settings.visibility_timeout,
-            # The embedded (SQLAlchemy) broker polls; keep the pickup latency low.
-            "polling_interval": 0.2,
-        },
+        broker_transport_options=_transport_options(broker_url, settings),
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )

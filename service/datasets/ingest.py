@@ -131,12 +131,15 @@ def _read_csv(path: Path) -> pa.Table:
         return "error"
 
     try:
-        table = pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True),
-        )
+        table = _parse_csv(path, on_invalid, use_threads=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        if bad and bad[0].startswith("a row"):
+            # Threaded parsing cannot number rows; parse again on one thread to find the line.
+            bad.clear()
+            try:
+                _parse_csv(path, on_invalid, use_threads=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass
         if bad:
             raise Unprocessable(bad[0]) from None
         raise Unprocessable(f"could not parse the CSV: {exc}") from None
@@ -147,6 +150,15 @@ def _read_csv(path: Path) -> pa.Table:
         if names.index(name) != i:
             raise Unprocessable(f"line 1: column name '{name}' appears twice; names must differ")
     return table
+
+
+def _parse_csv(path: Path, on_invalid: Any, use_threads: bool) -> pa.Table:
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(use_threads=use_threads),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True),
+    )
 
 
 def _read_parquet(path: Path) -> pa.Table:

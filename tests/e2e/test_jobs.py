@@ -189,7 +189,7 @@ def test_regression_and_mixed_types(api: httpx.Client) -> None:
         ({"training": {"epochs": 5}}, ["body", "training", "epochs"], ""),
         ({"target": "nope"}, ["body", "target"], "column 'nope' not found"),
         ({"features": ["mean_radius", "nope"]}, ["body", "features", 1], "not found"),
-        ({"task": "regression"}, ["body", "target"], "numeric"),
+        ({"task": "regression", "model": {"type": "mlp"}}, ["body", "target"], "numeric"),
         (
             {"model": {"type": "mlp"}, "training": {"epochs": 10**9}},
             ["body", "training", "epochs"],
