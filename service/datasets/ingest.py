@@ -6,6 +6,7 @@ Every refusal names the problem and, for text files, the line where it was found
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -136,10 +137,8 @@ def _read_csv(path: Path) -> pa.Table:
         if bad and bad[0].startswith("a row"):
             # Threaded parsing cannot number rows; parse again on one thread to find the line.
             bad.clear()
-            try:
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError):
                 _parse_csv(path, on_invalid, use_threads=False)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                pass
         if bad:
             raise Unprocessable(bad[0]) from None
         raise Unprocessable(f"could not parse the CSV: {exc}") from None
