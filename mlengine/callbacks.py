@@ -12,7 +12,8 @@ class Callbacks:
 
     - ``on_metrics(step, values)``: one point per name at ``step`` (an epoch, an episode's
       environment step, a fold, a training-set size for learning curves).
-    - ``on_progress(done, total)``: e.g. epochs done out of epochs planned.
+    - ``on_progress(done, total, unit)``: e.g. epochs done out of epochs planned
+      (``unit`` is ``epoch`` for nets, ``step`` for classical fits, ``timestep`` for RL).
     - ``on_checkpoint(step, kind, data)``: a resumable checkpoint (safe format bytes).
     - ``should_stop()``: asked between batches / episodes; True stops the run
       (the trainer raises ``TrainingStopped``). Must be cheap: no I/O.
@@ -21,7 +22,7 @@ class Callbacks:
     def on_metrics(self, step: int, values: dict[str, float]) -> None:  # pragma: no cover
         pass
 
-    def on_progress(self, done: int, total: int) -> None:  # pragma: no cover
+    def on_progress(self, done: int, total: int, unit: str = "epoch") -> None:  # pragma: no cover
         pass
 
     def on_checkpoint(
@@ -45,7 +46,7 @@ class RecordingCallbacks(Callbacks):
     def on_metrics(self, step: int, values: dict[str, float]) -> None:
         self.metrics.extend((step, name, float(v)) for name, v in values.items())
 
-    def on_progress(self, done: int, total: int) -> None:
+    def on_progress(self, done: int, total: int, unit: str = "epoch") -> None:
         self.progress.append((done, total))
 
     def on_checkpoint(self, step: int, kind: CheckpointKind, data: bytes) -> None:

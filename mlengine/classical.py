@@ -39,7 +39,7 @@ def fit_estimator(ctx: TrainContext, estimator: Any) -> TrainResult:
     d = ctx.data
     if cb.should_stop():
         raise TrainingStopped("stopped before fitting")
-    cb.on_progress(0, 1)
+    cb.on_progress(0, 1, "step")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
@@ -62,7 +62,7 @@ def fit_estimator(ctx: TrainContext, estimator: Any) -> TrainResult:
     artifact = write_artifact(
         meta, {PREPROCESS: skops_dumps(d.preprocessor), MODEL_SKOPS: skops_dumps(estimator)}
     )
-    cb.on_progress(1, 1)
+    cb.on_progress(1, 1, "step")
     cb.on_checkpoint(1, "final", artifact)
     extra: dict[str, Any] = {"split": d.split_info}
     if notes:

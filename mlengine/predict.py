@@ -110,6 +110,13 @@ class Predictor:
                     f"row {i}: unknown column '{extra}'; expected inputs: {self._expected}"
                 )
 
+    def predict_observations(self, observations: list[Any]) -> dict[str, Any]:
+        """Policies (reinforcement learning) override this; a supervised model takes rows."""
+        raise InputError(
+            f"this {self.info.model_type} model takes rows, not observations; "
+            f"send {{'records': [...]}} with: {self._expected}"
+        )
+
     def predict(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """``{"predictions": [...]}``, plus ``probabilities`` and ``classes`` for classifiers."""
         self.validate(rows)

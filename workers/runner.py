@@ -83,11 +83,12 @@ class JobCallbacks(Callbacks):
                 if v is not None and math.isfinite(float(v))
             )
 
-    def on_progress(self, done: int, total: int) -> None:
+    def on_progress(self, done: int, total: int, unit: str = "epoch") -> None:
+        # e.g. {"fraction": 0.4, "epoch": 12, "epochs": 30} or {..., "timestep", "timesteps"}
         progress = {
             "fraction": round(done / total, 4) if total else 0.0,
-            "epoch": int(done),
-            "epochs": int(total),
+            unit: int(done),
+            f"{unit}s": int(total),
         }
         with self._lock:
             self._progress = self.last_progress = progress

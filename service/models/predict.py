@@ -41,7 +41,7 @@ def rows_from_body(body: dict[str, Any], columns: list[str], max_rows: int) -> l
         if not isinstance(split_cols, list):
             raise _bad("dataframe_split.columns must be a list of column names")
         rows = value["data"]
-        _check_count(rows, max_rows)
+        check_row_count(rows, max_rows)
         return [_row_from_list(r, i, split_cols) for i, r in enumerate(rows)]
     if key in ("inputs", "instances") and isinstance(value, dict):
         # Columnar form: {"col": [v1, v2, ...], ...}
@@ -49,11 +49,11 @@ def rows_from_body(body: dict[str, Any], columns: list[str], max_rows: int) -> l
         if len(lengths) != 1 or not all(isinstance(v, list) for v in value.values()):
             raise _bad(f"{key} as columns needs lists of equal length for every column")
         n = lengths.pop()
-        _check_count(range(n), max_rows)
+        check_row_count(range(n), max_rows)
         return [{c: value[c][i] for c in value} for i in range(n)]
     if not isinstance(value, list):
         raise _bad(f"{key} must be a list of rows")
-    _check_count(value, max_rows)
+    check_row_count(value, max_rows)
     out = []
     for i, row in enumerate(value):
         if isinstance(row, dict):
@@ -65,7 +65,7 @@ def rows_from_body(body: dict[str, Any], columns: list[str], max_rows: int) -> l
     return out
 
 
-def _check_count(rows: Any, max_rows: int) -> None:
+def check_row_count(rows: Any, max_rows: int) -> None:
     if len(rows) == 0:
         raise _bad("no rows to predict; send at least one")
     if len(rows) > max_rows:

@@ -16,7 +16,7 @@ from service.auth.tables import Owner
 from service.blobs import read_blob
 from service.db import SessionDep
 from service.errors import NotFound, Unprocessable
-from service.models.predict import PredictorCache, rows_from_body
+from service.models.predict import PredictorCache, check_row_count, rows_from_body
 from service.models.schemas import ModelOut, PredictOut
 from service.models.tables import Model
 from service.pagination import CursorQuery, LimitQuery, Page, paginate
@@ -83,11 +83,21 @@ def predict(
     model = get_owned_model(session, owner, model_id)
     blob_id = model.blob_id
     predictor = predictor_cache().get(model.id, lambda: load_predictor(read_blob(session, blob_id)))
-    if "observations" in body and hasattr(predictor, "predict_observations"):
+    if predictor.info.task == "reinforcement":
+        # A policy takes observations as the environment gives them.
+        key = next((k for k in ("observations", "instances", "inputs") if k in body), None)
+        if key is None or len(body) != 1:
+            raise Unprocessable.at(
+                ["body"], "a policy takes {'observations': [...]} (or 'instances'): one per row"
+            )
+        observations = body[key]
+        if not isinstance(observations, list):
+            raise Unprocessable.at(["body", key], "send a list of observations, one per row")
+        check_row_count(observations, get_settings().max_predict_rows)
         try:
-            return PredictOut(**predictor.predict_observations(body["observations"]))
+            return PredictOut(**predictor.predict_observations(observations))
         except InputError as exc:
-            raise Unprocessable.at(["body", "observations"], str(exc)) from None
+            raise Unprocessable.at(["body", key], str(exc)) from None
     rows = rows_from_body(body, predictor.columns_in_order(), get_settings().max_predict_rows)
     try:
         return PredictOut(**predictor.predict(rows))
