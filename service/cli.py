@@ -54,6 +54,15 @@ def _worker_argv(queues: str | None, concurrency: int) -> list[str]:
     ]
 
 
+def _stop_with_parent() -> None:
+    """In the worker child: get SIGTERM when ``serve`` dies, however it dies (uvicorn
+    re-raises SIGTERM after its shutdown, so ``serve``'s own cleanup may never run)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="descent", description="Descent model-training service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,7 +107,10 @@ def main(argv: list[str] | None = None) -> None:
         settings = get_settings()
         # One machine: the worker takes CPU and GPU jobs alike.
         queues = f"{settings.default_queue},{settings.gpu_queue}"
-        worker_proc = subprocess.Popen(_worker_argv(queues, 1))
+        worker_proc = subprocess.Popen(
+            _worker_argv(queues, 1),
+            preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
+        )
         try:
             _api(args.host, args.port)
         finally:

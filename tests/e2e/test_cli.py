@@ -1,0 +1,147 @@
+"""The command line: `descent serve` on one machine, and /readyz naming what is down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import _base_env, _cli, _free_port, wait_for
+from tests.data import breast_cancer_csv
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+
+
+def test_serve_runs_api_and_worker_on_one_machine(tmp_path: Path) -> None:
+    env = _base_env(tmp_path)
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            _cli("serve", "--port", str(port)),
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{base}/healthz", proc, log)
+        keys = subprocess.run(
+            _cli("keys", "create", "solo"), env=env, capture_output=True, text=True, check=True
+        )
+        token = keys.stdout.strip().splitlines()[-1]
+        assert token.startswith("dsk_")
+        assert (tmp_path / "descent.db").exists()
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
+            assert api.get("/readyz").status_code == 200
+            ds = api.post("/v1/datasets", files={"file": ("bc.csv", breast_cancer_csv())}).json()
+            job = api.post(
+                "/v1/jobs",
+                json={
+                    "dataset_id": ds["id"],
+                    "target": "target",
+                    "model": {"type": "logistic_regression"},
+                },
+            ).json()
+            done = wait_for(api, job["id"], ("succeeded", "failed"), timeout=120)
+            assert done["status"] == "succeeded", done["error"]
+        children = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert children, "serve started no worker process"
+        # SIGTERM to serve alone: it stops its worker on the way out.
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        for pid in map(int, children):
+            deadline = time.monotonic() + 30
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not _alive(pid), f"worker {pid} outlived serve"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "down"),
+    [
+        ("DESCENT_BROKER_URL", "redis://127.0.0.1:1/0", "broker"),
+        ("DESCENT_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none", "database"),
+    ],
+)
+def test_readyz_names_what_does_not_answer(
+    tmp_path: Path, setting: str, value: str, down: str
+) -> None:
+    env = {**_base_env(tmp_path), setting: value}
+    port = _free_port()
+    log = tmp_path / "api.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            _cli("api", "--port", str(port)),
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
+        r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
+        assert r.status_code == 503
+        body = r.json()
+        assert body["detail"] == f"the {down} did not answer"
+        assert body["checks"][down] != "ok"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_openapi_documents_the_contract(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from service.app import create_app; "
+            "print(json.dumps(create_app().openapi()))",
+        ],
+        env=_base_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    spec = out.stdout
+    for path in (
+        "/v1/datasets",
+        "/v1/jobs/{job_id}/cancel",
+        "/v1/models/{model_id}/predict",
+        "/v1/jobs/{job_id}/metrics",
+        "/readyz",
+    ):
+        assert f'"{path}"' in spec
+    assert "multipart/form-data" in spec and "Idempotency-Key".lower() in spec.lower()

@@ -1,0 +1,66 @@
+"""Format detection and CSV checks, on files written here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.datasets.ingest import detect_format, ingest
+from service.errors import ApiError, TooLarge
+from service.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "fmt"),
+    [
+        ("a.csv", b"x,y\n", "csv"),
+        ("a.parquet", b"PAR1\x15", "parquet"),
+        ("a.npz", b"PK\x03\x04", "npz"),
+        ("noext", b"PAR1\x15", "parquet"),
+        ("noext", b"x,y\n", "csv"),
+        ("a.txt", b"x,y\n", "csv"),
+    ],
+)
+def test_detect_format(name: str, head: bytes, fmt: str) -> None:
+    assert detect_format(name, head) == fmt
+
+
+def test_csv_named_file_holding_parquet_is_refused() -> None:
+    with pytest.raises(ApiError, match="holds parquet"):
+        detect_format("a.csv", b"PAR1")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "d.csv"
+    path.write_text(text)
+    return path
+
+
+def test_types_and_missing_values(tmp_path: Path) -> None:
+    path = _write(tmp_path, "i,f,b,s\n1,1.5,true,x\n2,,false,\n3,NaN,true,z\n")
+    got = ingest(path, "d.csv", Settings(data_dir=tmp_path))
+    cols = {c["name"]: c for c in got.columns}
+    assert {n: c["dtype"] for n, c in cols.items()} == {
+        "i": "int",
+        "f": "float",
+        "b": "bool",
+        "s": "string",
+    }
+    assert cols["f"]["n_missing"] == 2 and cols["s"]["n_missing"] == 1
+    assert cols["i"]["n_unique"] == 3
+
+
+def test_row_and_column_limits(tmp_path: Path) -> None:
+    path = _write(tmp_path, "a,b,c\n1,2,3\n4,5,6\n")
+    with pytest.raises(TooLarge, match="DESCENT_MAX_ROWS"):
+        ingest(path, "d.csv", Settings(data_dir=tmp_path, max_rows=1))
+    with pytest.raises(TooLarge, match="DESCENT_MAX_COLUMNS"):
+        ingest(path, "d.csv", Settings(data_dir=tmp_path, max_columns=2))
+
+
+def test_ragged_row_names_its_line(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{i}\n" for i in range(5000))
+    path = _write(tmp_path, "a,b\n" + rows + "1,2,3\n")
+    with pytest.raises(ApiError, match="line 5002: expected 2 fields"):
+        ingest(path, "d.csv", Settings(data_dir=tmp_path))
