@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.command != "migrate":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
     if args.command == "migrate":
         _migrate()
