@@ -11,16 +11,19 @@ from typing import Any
 
 from celery import Celery
 
+from service import embedded_broker
+from service.embedded_broker import POLLING_INTERVAL
 from service.settings import Settings, get_settings
+
+embedded_broker.install()
 
 RUN_JOB_TASK = "descent.run_job"
 
 
 def _transport_options(broker_url: str, settings: Settings) -> dict[str, Any]:
     if broker_url.startswith("sqla+"):
-        # The embedded broker hands its options to SQLAlchemy's create_engine; it polls
-        # once a second and has no visibility timeout (the reaper requeues lost jobs).
-        return {"connect_args": {"timeout": 30}}
+        # The embedded broker has no visibility timeout: the reaper requeues lost jobs.
+        return {"connect_args": {"timeout": 30}, "polling_interval": POLLING_INTERVAL}
     # Longer than the longest job: Redis redelivers an unacked task after this.
     return {"visibility_timeout": settings.visibility_timeout, "polling_interval": 0.2}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 
 from service.queue import get_celery
 from service.reaper import start_reaper
@@ -14,6 +14,16 @@ app = get_celery()
 app.conf.include = ["workers.tasks"]
 
 _stop_reaper = threading.Event()
+
+
+@worker_init.connect
+def _preload(**_: Any) -> None:
+    # Import the engine's heavy libraries once, before the pool forks, so that no job
+    # pays for them. Nothing here starts threads or touches a device.
+    import sklearn.linear_model  # noqa: F401
+    import torch  # noqa: F401
+
+    import mlengine.train  # noqa: F401
 
 
 @worker_ready.connect
