@@ -12,13 +12,14 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from service.errors import NotFound
 from service.settings import get_settings
 
 NAMING_CONVENTION = {
@@ -117,3 +118,18 @@ def get_session() -> Iterator[Session]:
 # scope="function": commit before the response is sent, so a client that reads
 # right after a write sees it.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+OwnedT = TypeVar("OwnedT", bound=Base)
+
+
+def get_owned(session: Session, table: type[OwnedT], owner_id: str, row_id: str) -> OwnedT:
+    """The owner's row, or a 404 that reads exactly like a missing one."""
+    columns: Any = table  # every owned table has ``id`` and ``owner_id`` columns
+    row: OwnedT | None = session.scalar(
+        select(table).where(columns.id == row_id, columns.owner_id == owner_id)
+    )
+    if row is None:
+        noun = table.__tablename__.removesuffix("s")
+        raise NotFound(f"{noun} '{row_id}' not found")
+    return row

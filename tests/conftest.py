@@ -38,6 +38,14 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "service.cli", *args]
 
 
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``descent ARGS`` in its own process group, output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            _cli(*args), env=env, stdout=out, stderr=out, start_new_session=True
+        )
+
+
 @dataclass
 class Stack:
     name: str
@@ -63,14 +71,7 @@ class Stack:
     def start_api(self) -> None:
         port = _free_port()
         self.base_url = f"http://127.0.0.1:{port}"
-        log = (self.data_dir / "api.log").open("ab")
-        self.api = subprocess.Popen(
-            _cli("api", "--port", str(port)),
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+        self.api = spawn(["api", "--port", str(port)], self.env, self.data_dir / "api.log")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -85,15 +86,8 @@ class Stack:
     def start_worker(self) -> None:
         path = self.data_dir / f"worker-{len(self.worker_logs)}.log"
         self.worker_logs.append(path)
-        log = path.open("ab")
         queues = f"{self.env['DESCENT_DEFAULT_QUEUE']},{self.env['DESCENT_GPU_QUEUE']}"
-        self.worker = subprocess.Popen(
-            _cli("worker", "--queues", queues),
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+        self.worker = spawn(["worker", "--queues", queues], self.env, path)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if "ready." in path.read_text(errors="replace"):
@@ -220,3 +214,17 @@ def wait_for(
             return job
         time.sleep(0.25)
     raise AssertionError(f"job {job_id} still {job.get('status')} after {timeout}s: {job}")
+
+
+def metric_points(api: httpx.Client, job_id: str, **params: Any) -> list[dict[str, Any]]:
+    """Every metric point of a job, page after page."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = api.get(
+            f"/v1/jobs/{job_id}/metrics", params={**params, "limit": 200, "cursor": cursor}
+        ).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items

@@ -22,8 +22,8 @@ from service.blobs import delete_blobs, put_blob, read_blob
 from service.datasets.ingest import from_parquet_bytes, ingest, json_rows, to_parquet_bytes
 from service.datasets.schemas import DatasetOut, RowsOut
 from service.datasets.tables import Dataset
-from service.db import SessionDep, new_id, session_scope
-from service.errors import BadRequest, Conflict, NotFound, TooLarge, Unprocessable
+from service.db import SessionDep, get_owned, new_id, session_scope
+from service.errors import BadRequest, Conflict, TooLarge, Unprocessable
 from service.jobs.tables import ACTIVE_STATUSES, Job
 from service.pagination import CursorQuery, LimitQuery, Page, paginate
 from service.settings import Settings, get_settings
@@ -54,12 +54,7 @@ UPLOAD_BODY = {
 
 
 def get_owned_dataset(session: Session, owner: Owner, dataset_id: str) -> Dataset:
-    dataset = session.scalar(
-        select(Dataset).where(Dataset.id == dataset_id, Dataset.owner_id == owner.id)
-    )
-    if dataset is None:
-        raise NotFound(f"dataset '{dataset_id}' not found")
-    return dataset
+    return get_owned(session, Dataset, owner.id, dataset_id)
 
 
 async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:

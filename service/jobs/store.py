@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from service.auth.tables import Owner
 from service.blobs import delete_blobs
-from service.db import session_scope, utcnow
-from service.errors import NotFound
+from service.db import get_owned, session_scope, utcnow
 from service.jobs.tables import Checkpoint, Job, MetricPoint
 from service.settings import Settings
 
@@ -25,10 +24,7 @@ log = logging.getLogger("descent.jobs")
 
 
 def get_owned_job(session: Session, owner: Owner, job_id: str) -> Job:
-    job = session.scalar(select(Job).where(Job.id == job_id, Job.owner_id == owner.id))
-    if job is None:
-        raise NotFound(f"job '{job_id}' not found")
-    return job
+    return get_owned(session, Job, owner.id, job_id)
 
 
 def claim(session: Session, job_id: str, worker: str, settings: Settings) -> str | None:

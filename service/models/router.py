@@ -14,8 +14,8 @@ from mlengine.predict import load_predictor
 from service.auth.keys import OwnerDep
 from service.auth.tables import Owner
 from service.blobs import read_blob
-from service.db import SessionDep
-from service.errors import NotFound, Unprocessable
+from service.db import SessionDep, get_owned
+from service.errors import Unprocessable
 from service.models.predict import PredictorCache, check_row_count, rows_from_body
 from service.models.schemas import ModelOut, PredictOut
 from service.models.tables import Model
@@ -42,10 +42,7 @@ def predictor_cache() -> PredictorCache:
 
 
 def get_owned_model(session: Session, owner: Owner, model_id: str) -> Model:
-    model = session.scalar(select(Model).where(Model.id == model_id, Model.owner_id == owner.id))
-    if model is None:
-        raise NotFound(f"model '{model_id}' not found")
-    return model
+    return get_owned(session, Model, owner.id, model_id)
 
 
 @router.get("", response_model=Page[ModelOut], summary="List your models, newest first")

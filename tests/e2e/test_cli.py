@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import _base_env, _cli, _free_port, wait_for
+from tests.conftest import _base_env, _cli, _free_port, spawn, wait_for
 from tests.data import breast_cancer_csv
 
 
@@ -33,14 +33,7 @@ def test_serve_runs_api_and_worker_on_one_machine(tmp_path: Path) -> None:
     env = _base_env(tmp_path)
     port = _free_port()
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            _cli("serve", "--port", str(port)),
-            env=env,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
+    proc = spawn(["serve", "--port", str(port)], env, log)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_http(f"{base}/healthz", proc, log)
@@ -102,14 +95,7 @@ def test_readyz_names_what_does_not_answer(
     env = {**_base_env(tmp_path), setting: value}
     port = _free_port()
     log = tmp_path / "api.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            _cli("api", "--port", str(port)),
-            env=env,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
+    proc = spawn(["api", "--port", str(port)], env, log)
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
         r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30)

@@ -10,7 +10,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import metric_points, wait_for
 from tests.data import big_regression_csv, breast_cancer_csv, diabetes_csv, mixed_csv
 
 
@@ -34,19 +34,6 @@ def _submit(api: httpx.Client, spec: dict[str, Any], **headers: str) -> dict[str
     job = r.json()
     assert job["status"] == "queued"
     return job
-
-
-def _points(api: httpx.Client, job_id: str, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = api.get(
-            f"/v1/jobs/{job_id}/metrics", params={**params, "limit": 200, "cursor": cursor}
-        ).json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return items
 
 
 def test_logistic_regression_trains_and_predicts(api: httpx.Client, cancer: dict[str, Any]) -> None:
@@ -119,11 +106,11 @@ def test_mlp_trains_with_curves_and_checkpoints(api: httpx.Client, cancer: dict[
     assert job["status"] == "succeeded", job["error"]
     assert job["metrics"]["test_accuracy"] >= 0.94
     assert job["progress"] == {"fraction": 1.0, "epoch": 20, "epochs": 20}
-    losses = _points(api, job["id"], name="train_loss")
+    losses = metric_points(api, job["id"], name="train_loss")
     assert [p["step"] for p in losses] == list(range(1, 21))
     assert losses[-1]["value"] < losses[0]["value"]
-    assert len(_points(api, job["id"], name="val_accuracy")) == 20
-    later = _points(api, job["id"], name="train_loss", after_step=15)
+    assert len(metric_points(api, job["id"], name="val_accuracy")) == 20
+    later = metric_points(api, job["id"], name="train_loss", after_step=15)
     assert [p["step"] for p in later] == [16, 17, 18, 19, 20]
     kinds = {c["kind"] for c in api.get(f"/v1/jobs/{job['id']}/checkpoints").json()["items"]}
     assert {"periodic", "final"} <= kinds

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from service.queue import RUN_JOB_TASK, make_celery
 from service.settings import Settings
-from tests.conftest import Stack, wait_for
+from tests.conftest import Stack, metric_points, wait_for
 from tests.data import big_regression_csv, breast_cancer_csv
-
-
-def _all_points(api: httpx.Client, job_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = api.get(
-            f"/v1/jobs/{job_id}/metrics", params={"limit": 1000, "cursor": cursor}
-        ).json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return items
 
 
 def test_killed_worker_job_resumes_from_checkpoint(stack: Stack, api: httpx.Client) -> None:
@@ -47,14 +33,14 @@ def test_killed_worker_job_resumes_from_checkpoint(stack: Stack, api: httpx.Clie
         time.sleep(0.2)
     else:
         raise AssertionError("no periodic checkpoint appeared")
-    before = {(p["name"], p["step"]): p["value"] for p in _all_points(api, job["id"])}
+    before = {(p["name"], p["step"]): p["value"] for p in metric_points(api, job["id"])}
     stack.kill_worker()
     assert api.get(f"/v1/jobs/{job['id']}").json()["status"] == "running"
     stack.start_worker()
     done = wait_for(api, job["id"], ("succeeded", "failed"), timeout=300)
     assert done["status"] == "succeeded", done["error"]
     assert done["attempts"] == 2
-    points = _all_points(api, job["id"])
+    points = metric_points(api, job["id"])
     keys = [(p["name"], p["step"]) for p in points]
     assert len(keys) == len(set(keys)), "a metric point was written twice"
     assert [p["step"] for p in points if p["name"] == "train_loss"] == list(range(1, epochs + 1))
@@ -79,7 +65,7 @@ def test_redelivered_task_does_not_duplicate(stack: Stack, api: httpx.Client) ->
         },
     ).json()
     done = wait_for(api, job["id"], ("succeeded", "failed"))
-    points = _all_points(api, job["id"])
+    points = metric_points(api, job["id"])
     models = api.get("/v1/models", params={"limit": 1000}).json()["items"]
 
     env = stack.env
@@ -96,7 +82,7 @@ def test_redelivered_task_does_not_duplicate(stack: Stack, api: httpx.Client) ->
     ).json()
     wait_for(api, marker["id"], ("succeeded", "failed"))
     assert api.get(f"/v1/jobs/{job['id']}").json() == done
-    assert _all_points(api, job["id"]) == points
+    assert metric_points(api, job["id"]) == points
     after = api.get("/v1/models", params={"limit": 1000}).json()["items"]
     assert [m["id"] for m in after if m["job_id"] == job["id"]] == [done["model_id"]]
     assert len(after) == len(models) + 1
