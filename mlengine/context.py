@@ -40,6 +40,8 @@ class TrainContext:
     data: Prepared
     callbacks: Callbacks
     resume: bytes | None = None
+    # Transfer learning: the source job's model artifact (torch kinds copy its weights).
+    init_from: bytes | None = None
 
     @property
     def device(self) -> str:

@@ -53,16 +53,23 @@ def profile_table(table: pa.Table) -> DatasetProfile:
 
 @dataclass
 class Prepared:
-    """Split and preprocessed data. ``y`` holds class indices (int64) or values (float64)."""
+    """Split and preprocessed data. ``y`` holds class indices (int64) or values (float64).
+
+    Clustering and decomposition: ``y`` holds the target's value indices when a target was
+    given (-1 where it is missing; used only to score), else -1 everywhere.
+    """
 
     task: str
-    target: str
+    target: str | None
     inputs: list[dict[str, str]]  # the features as uploaded: [{"name", "dtype"}]
     classes: list[Any] | None
     preprocessor: Any  # fitted ColumnTransformer
     X: dict[str, np.ndarray]  # "train" / "val" / "test" -> float64 (n, d)
     y: dict[str, np.ndarray]
     split_info: dict[str, Any] = field(default_factory=dict)
+    # The training rows as raw columns (before preprocessing): k-fold cross-validation
+    # refits the preprocessing inside each fold from these.
+    frame_train: Any = None
 
     @property
     def n_features(self) -> int:
@@ -74,7 +81,7 @@ class Prepared:
 
     def splits(self) -> list[str]:
         """The non-empty splits, in order."""
-        return [s for s in ("train", "val", "test") if len(self.y.get(s, ())) > 0]
+        return [s for s in ("train", "val", "test") if len(self.X.get(s, ())) > 0]
 
 
 def _split(
@@ -133,18 +140,32 @@ def prepare(spec: JobSpec, table: pa.Table, auto_scaling: str = "standard") -> P
     """Select, clean, split, encode and preprocess. ``spec`` is checked (features, task set)."""
     import pyarrow.compute as pc
 
-    assert spec.target is not None and spec.features is not None and spec.task is not None
+    assert spec.features is not None and spec.task is not None
+    supervised = spec.task in ("classification", "regression")
     target = spec.target
+    assert target is not None or not supervised
     n_before = table.num_rows
-    table = table.select([*spec.features, target])
-    table = table.filter(pc.is_valid(table.column(target)))
+    table = table.select([*spec.features, *([target] if target is not None else [])])
+    if supervised:
+        table = table.filter(pc.is_valid(table.column(target)))
     inputs = [
         {"name": name, "dtype": arrow_dtype(table.schema.field(name).type, name)}
         for name in spec.features
     ]
 
-    y_raw = table.column(target).to_numpy(zero_copy_only=False)
     classes: list[Any] | None = None
+    if not supervised:
+        # The target, if any, only scores the clusters: value indices, -1 where missing.
+        y_all = np.full(table.num_rows, -1, dtype=np.int64)
+        if target is not None:
+            col = table.column(target)
+            valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
+            if valid.any():
+                values = col.filter(pc.is_valid(col)).to_numpy(zero_copy_only=False)
+                y_all[valid] = np.unique(values, return_inverse=True)[1]
+        y_raw = None
+    else:
+        y_raw = table.column(target).to_numpy(zero_copy_only=False)
     if spec.task == "classification":
         uniq, y_all = np.unique(y_raw, return_inverse=True)
         classes = uniq.tolist()
@@ -153,7 +174,7 @@ def prepare(spec: JobSpec, table: pa.Table, auto_scaling: str = "standard") -> P
                 "data", f"target '{target}' has {len(classes)} distinct value; need at least 2"
             )
         y_all = y_all.astype(np.int64)
-    else:
+    elif spec.task == "regression":
         y_all = np.asarray(y_raw, dtype=np.float64)
 
     tr, va, te, info = _split(
@@ -190,4 +211,5 @@ def prepare(spec: JobSpec, table: pa.Table, auto_scaling: str = "standard") -> P
         X=X,
         y=y,
         split_info=info,
+        frame_train=frame.iloc[tr],
     )

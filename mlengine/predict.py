@@ -146,6 +146,10 @@ def load_predictor(artifact: bytes, device: str = "cpu") -> Predictor:
     batches served from the API process; "cuda" if you want it there).
     """
     meta, files = read_artifact(artifact)
+    if meta.get("task") == "reinforcement":  # a policy: observations in, actions out
+        from mlengine.rl.policy import load_policy
+
+        return load_policy(meta, files, device)
     if PREPROCESS not in files:
         raise ArtifactError("model artifact has no preprocessing")
     preprocessor = skops_loads(files[PREPROCESS])

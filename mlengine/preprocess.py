@@ -1,4 +1,4 @@
-"""Feature preprocessing: imputation, scaling, one-hot; raw columns to a pandas frame.
+"""Feature preprocessing: imputation, scaling, binning, one-hot or ordinal encoding.
 
 The same ``frame_from_*`` functions feed training and prediction, so the preprocessor
 sees identical layouts: numeric columns as float64 with NaN for missing values,
@@ -79,24 +79,69 @@ def resolve_scaling(prep: PreprocessingSpec, auto: str) -> str:
 def build_preprocessor(
     schema: Sequence[dict[str, str]], prep: PreprocessingSpec, scaling: str
 ) -> Any:
-    """An unfitted ColumnTransformer for these input columns."""
+    """An unfitted ColumnTransformer for these input columns.
+
+    Numeric columns: impute (``impute_numeric``, ``fill_value``), then scale; or, when
+    binned, impute then cut into ``n_bins`` bins (``uniform`` or ``quantile``) encoded like
+    the categorical columns. String/bool columns: impute (``impute_categorical``; constant
+    is the category "missing"), then one-hot (unknown values: all zeros) or ordinal codes
+    (unknown values: -1).
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler
+    from sklearn.preprocessing import (
+        KBinsDiscretizer,
+        MinMaxScaler,
+        OneHotEncoder,
+        OrdinalEncoder,
+        RobustScaler,
+        StandardScaler,
+    )
 
     numeric = [c["name"] for c in schema if c["dtype"] in NUMERIC]
     categorical = [c["name"] for c in schema if c["dtype"] in CATEGORICAL]
+    binned: list[str] = []
+    if prep.binning != "none":
+        wanted = set(prep.bin_columns) if prep.bin_columns is not None else set(numeric)
+        binned = [c for c in numeric if c in wanted]
+        numeric = [c for c in numeric if c not in wanted]
+    onehot = prep.categorical_encoding == "onehot"
+
+    def numeric_imputer() -> Any:
+        return SimpleImputer(strategy=prep.impute_numeric, fill_value=prep.fill_value)
+
     transformers: list[tuple[str, Any, list[str]]] = []
     if numeric:
-        steps: list[tuple[str, Any]] = [
-            ("impute", SimpleImputer(strategy=prep.impute_numeric, fill_value=0.0))
-        ]
+        steps: list[tuple[str, Any]] = [("impute", numeric_imputer())]
         scalers = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
         if scaling in scalers:
             steps.append(("scale", scalers[scaling]()))
         transformers.append(("numeric", Pipeline(steps), numeric))
+    if binned:
+        bins = KBinsDiscretizer(
+            n_bins=prep.n_bins,
+            encode="onehot-dense" if onehot else "ordinal",
+            strategy=prep.binning,
+            dtype=np.float64,
+            random_state=0,
+        )
+        transformers.append(
+            ("binned", Pipeline([("impute", numeric_imputer()), ("bin", bins)]), binned)
+        )
     if categorical:
+        encoder: Any
+        if onehot:
+            encoder = OneHotEncoder(
+                handle_unknown="ignore",
+                drop="first" if prep.one_hot_drop_first else None,
+                sparse_output=False,
+                dtype=np.float64,
+            )
+        else:
+            encoder = OrdinalEncoder(
+                handle_unknown="use_encoded_value", unknown_value=-1, dtype=np.float64
+            )
         transformers.append(
             (
                 "categorical",
@@ -108,15 +153,7 @@ def build_preprocessor(
                                 strategy=prep.impute_categorical, fill_value=MISSING_CATEGORY
                             ),
                         ),
-                        (
-                            "onehot",
-                            OneHotEncoder(
-                                handle_unknown="ignore",
-                                drop="first" if prep.one_hot_drop_first else None,
-                                sparse_output=False,
-                                dtype=np.float64,
-                            ),
-                        ),
+                        ("onehot" if onehot else "ordinal", encoder),
                     ]
                 ),
                 categorical,

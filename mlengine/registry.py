@@ -24,7 +24,14 @@ if TYPE_CHECKING:
 Framework = Literal["sklearn", "torch", "numpy"]
 
 # Modules whose import registers the built-in kinds (each one calls ``register``).
-_BUILTIN_MODULES = ("mlengine.kinds.linear", "mlengine.kinds.mlp")
+_BUILTIN_MODULES = (
+    "mlengine.kinds.linear",
+    "mlengine.kinds.mlp",
+    "mlengine.kinds.cnn",
+    "mlengine.kinds.rnn",
+    "mlengine.kinds.transformer",
+    "mlengine.kinds.rl",
+)
 
 
 class StrictModel(BaseModel):

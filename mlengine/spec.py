@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mlengine.context import DatasetCheck
 from mlengine.errors import SpecError
-from mlengine.registry import ModelKind, find_kind, kind_names
+from mlengine.registry import ModelKind, find_kind, kind_names, kinds
+from mlengine.rl.envspec import EnvironmentSpec
 from mlengine.types import DatasetProfile, Limits, Task
 
 SUPERVISED_TASKS = frozenset({"classification", "regression"})
+UNSUPERVISED_TASKS = frozenset({"clustering", "decomposition"})
 # An int target with at most this many distinct values is taken for classification.
 MAX_CLASSES_INFERRED = 20
 MAX_CLASSES = 1000
@@ -32,9 +34,35 @@ class ModelSpec(_Strict):
 class SplitSpec(_Strict):
     validation: float = Field(0.2, ge=0.0, lt=0.9)
     test: float = Field(0.2, ge=0.0, lt=0.9)
+    kfold: int | None = Field(
+        None,
+        ge=2,
+        le=50,
+        description="k-fold cross-validation (stratified for classification) on the rows "
+        "not held out for 'test'; 'validation' is then 0. Final metrics cv_<metric> (mean) "
+        "and cv_<metric>_std; one cv_<metric> point per fold.",
+    )
+    learning_curve: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="Classical kinds: points on the learning curve (train and validation "
+        "score against training-set size, stored as metric points); 0: none.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kfold_takes_validation(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("kfold") is not None and "validation" not in data:
+            return {**data, "validation": 0.0}
+        return data
 
     @model_validator(mode="after")
     def _sum(self) -> SplitSpec:
+        if self.kfold is not None and self.validation > 0:
+            raise ValueError(
+                "with kfold the folds are the validation data; drop 'validation' or set it to 0"
+            )
         if self.validation + self.test >= 0.9:
             raise ValueError(
                 f"validation + test must be below 0.9 (now {self.validation + self.test:g}); "
@@ -48,6 +76,17 @@ class PreprocessingSpec(_Strict):
     impute_numeric: Literal["mean", "median", "most_frequent", "constant"] = "mean"
     impute_categorical: Literal["most_frequent", "constant"] = "most_frequent"
     one_hot_drop_first: bool = False
+    fill_value: float = Field(0.0, description="The numeric fill of impute_numeric 'constant'.")
+    categorical_encoding: Literal["onehot", "ordinal"] = Field(
+        "onehot", description="String and bool columns: one-hot, or one integer code per value."
+    )
+    binning: Literal["none", "uniform", "quantile"] = Field(
+        "none", description="Cut numeric columns into bins (encoded as categorical_encoding)."
+    )
+    n_bins: int = Field(5, ge=2, le=256)
+    bin_columns: list[str] | None = Field(
+        None, description="Numeric columns to bin; null: every numeric feature."
+    )
 
 
 class JobSpec(_Strict):
@@ -59,7 +98,9 @@ class JobSpec(_Strict):
     training: dict[str, Any] = Field(default_factory=dict)
     split: SplitSpec = Field(default_factory=lambda: SplitSpec(validation=0.2, test=0.2))
     preprocessing: PreprocessingSpec = Field(default_factory=PreprocessingSpec)
-    environment: dict[str, Any] | None = None
+    environment: EnvironmentSpec | None = Field(
+        None, description="Reinforcement learning: the environment to learn in (no dataset)."
+    )
     seed: int = Field(0, ge=0, le=2**32 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
@@ -218,12 +259,17 @@ def infer_task(dtype: str, n_unique: int) -> Task:
 def estimate_inputs(spec: JobSpec, profile: DatasetProfile, features: list[str]) -> int:
     """Width of the preprocessed feature matrix: numeric columns 1, categorical one-hot."""
     prep = spec.preprocessing
+    onehot = prep.categorical_encoding == "onehot"
+    binned = set() if prep.binning == "none" else set(prep.bin_columns or features)
     n = 0
     for name in features:
         col = profile.column(name)
         if col is None:
             continue
         if col.dtype in ("int", "float"):
+            n += prep.n_bins if (name in binned and onehot) else 1
+            continue
+        if not onehot:
             n += 1
             continue
         cats = col.n_unique + (1 if col.n_missing and prep.impute_categorical == "constant" else 0)
@@ -231,39 +277,8 @@ def estimate_inputs(spec: JobSpec, profile: DatasetProfile, features: list[str])
     return n
 
 
-def check_against_dataset(
-    spec: JobSpec, profile: DatasetProfile | None, limits: Limits | None = None
-) -> JobSpec:
-    """Check a validated spec against the dataset's profile; a copy with features and task set.
-
-    Raises ``SpecError``: missing/unknown target or features, a task the target or the
-    model cannot do, a model too large for the limits.
-    """
-    limits = limits or Limits()
-    kind = find_kind(spec.model.type)
-    if kind is None:  # validate_spec was skipped
-        raise SpecError.at(
-            ("model", "type"),
-            f"unknown model type '{spec.model.type}'; known types: {', '.join(kind_names())}",
-        )
-    supervised = spec.task in SUPERVISED_TASKS or (spec.task is None and kind.supervised)
-    if not supervised:
-        return spec  # unsupervised / RL kinds bring their own checks later
-    if profile is None:
-        raise SpecError.at(("dataset_id",), f"model '{kind.name}' needs a dataset; set dataset_id")
-    if not spec.target:
-        raise SpecError.at(
-            ("target",),
-            f"a supervised model needs a target column; columns are: {_columns_msg(profile)}",
-            "missing",
-        )
-    target = profile.column(spec.target)
-    if target is None:
-        raise SpecError.at(
-            ("target",),
-            f"column '{spec.target}' not found; columns are: {_columns_msg(profile)}",
-        )
-
+def _resolve_features(spec: JobSpec, profile: DatasetProfile) -> list[str]:
+    """The feature columns: those given (checked), else every column but the target."""
     errors: list[dict[str, Any]] = []
     if spec.features is None:
         features = [n for n in profile.names if n != spec.target]
@@ -291,6 +306,140 @@ def check_against_dataset(
             errors.append({"loc": ["features", i], "msg": msg, "type": "value_error"})
     if errors:
         raise SpecError(errors)
+    _check_preprocessing(spec, profile, features)
+    return features
+
+
+def _check_preprocessing(spec: JobSpec, profile: DatasetProfile, features: list[str]) -> None:
+    prep = spec.preprocessing
+    if prep.bin_columns is None:
+        return
+    errors: list[dict[str, Any]] = []
+    for i, name in enumerate(prep.bin_columns):
+        col = profile.column(name)
+        if name not in features or col is None:
+            msg = f"column '{name}' is not a feature; features are: {', '.join(features)}"
+        elif col.dtype not in ("int", "float"):
+            msg = f"column '{name}' is {col.dtype}; only numeric columns can be binned"
+        else:
+            continue
+        errors.append(
+            {"loc": ["preprocessing", "bin_columns", i], "msg": msg, "type": "value_error"}
+        )
+    if prep.binning == "none" and prep.bin_columns:
+        errors.append(
+            {
+                "loc": ["preprocessing", "binning"],
+                "msg": "bin_columns is set but binning is 'none'; set binning to "
+                "'uniform' or 'quantile'",
+                "type": "value_error",
+            }
+        )
+    if errors:
+        raise SpecError(errors)
+
+
+def _check_rows_for_kfold(spec: JobSpec, n_rows: int) -> None:
+    k = spec.split.kfold
+    if k is not None and int(n_rows * (1.0 - spec.split.test)) < k:
+        raise SpecError.at(
+            ("split", "kfold"),
+            f"{k}-fold cross-validation needs at least {k} rows outside the test split; "
+            f"there are about {int(n_rows * (1.0 - spec.split.test))}: lower kfold",
+        )
+
+
+def _check_unsupervised(
+    spec: JobSpec, kind: ModelKind, profile: DatasetProfile | None, limits: Limits
+) -> JobSpec:
+    """Clustering and decomposition: features only; a target, if any, only scores."""
+    if profile is None:
+        raise SpecError.at(("dataset_id",), f"model '{kind.name}' needs a dataset; set dataset_id")
+    if spec.target is not None and profile.column(spec.target) is None:
+        raise SpecError.at(
+            ("target",),
+            f"column '{spec.target}' not found; columns are: {_columns_msg(profile)}",
+        )
+    task: Task
+    if spec.task is not None:
+        task = spec.task
+        if task not in kind.tasks:
+            e = _task_error(kind, task, ("task",))
+            raise SpecError.at(tuple(e["loc"]), e["msg"])
+    else:
+        task = "clustering" if "clustering" in kind.tasks else "decomposition"
+    features = _resolve_features(spec, profile)
+    if profile.n_rows < 2:
+        raise SpecError.at(("dataset_id",), "the dataset needs at least 2 rows")
+    if spec.split.kfold is not None:
+        raise SpecError.at(
+            ("split", "kfold"),
+            f"k-fold cross-validation is for supervised models, not {task}; drop kfold",
+        )
+    checked = spec.model_copy(update={"features": features, "task": task})
+    if kind.check_dataset is not None:
+        params, training = parse_params(checked, kind)
+        kind.check_dataset(
+            DatasetCheck(
+                spec=checked,
+                profile=profile,
+                limits=limits,
+                params=params,
+                training=training,
+                n_inputs=estimate_inputs(checked, profile, features),
+                n_outputs=1,
+            )
+        )
+    return checked
+
+
+def check_against_dataset(
+    spec: JobSpec, profile: DatasetProfile | None, limits: Limits | None = None
+) -> JobSpec:
+    """Check a validated spec against the dataset's profile; a copy with features and task set.
+
+    Raises ``SpecError``: missing/unknown target or features, a task the target or the
+    model cannot do, a model too large for the limits.
+    """
+    limits = limits or Limits()
+    kind = find_kind(spec.model.type)
+    if kind is None:  # validate_spec was skipped
+        raise SpecError.at(
+            ("model", "type"),
+            f"unknown model type '{spec.model.type}'; known types: {', '.join(kind_names())}",
+        )
+    if "reinforcement" in kind.tasks:
+        return _check_reinforcement(spec, kind, profile)
+    if spec.environment is not None:
+        raise SpecError.at(
+            ("environment",),
+            f"model '{kind.name}' learns from a dataset, not an environment; remove "
+            f"'environment' and set dataset_id (or use an RL model: {', '.join(_rl_kinds())})",
+        )
+    if spec.task in UNSUPERVISED_TASKS or (
+        spec.task is None and not kind.supervised and kind.tasks & UNSUPERVISED_TASKS
+    ):
+        return _check_unsupervised(spec, kind, profile, limits)
+    supervised = spec.task in SUPERVISED_TASKS or (spec.task is None and kind.supervised)
+    if not supervised:
+        e = _task_error(kind, str(spec.task), ("task",))
+        raise SpecError.at(tuple(e["loc"]), e["msg"])
+    if profile is None:
+        raise SpecError.at(("dataset_id",), f"model '{kind.name}' needs a dataset; set dataset_id")
+    if not spec.target:
+        raise SpecError.at(
+            ("target",),
+            f"a supervised model needs a target column; columns are: {_columns_msg(profile)}",
+            "missing",
+        )
+    target = profile.column(spec.target)
+    if target is None:
+        raise SpecError.at(
+            ("target",),
+            f"column '{spec.target}' not found; columns are: {_columns_msg(profile)}",
+        )
+
+    features = _resolve_features(spec, profile)
 
     task: Task
     if spec.task is None:
@@ -331,6 +480,7 @@ def check_against_dataset(
         raise SpecError.at(
             ("target",), f"column '{target.name}' has fewer than 2 rows with a value to learn from"
         )
+    _check_rows_for_kfold(spec, profile.n_rows - target.n_missing)
 
     checked = spec.model_copy(update={"features": features, "task": task})
     if kind.check_dataset is not None:
@@ -350,3 +500,37 @@ def check_against_dataset(
             )
         )
     return checked
+
+
+# --------------------------------------------------------------------------- environment checks
+
+
+def _rl_kinds() -> list[str]:
+    return [k.name for k in kinds() if "reinforcement" in k.tasks]
+
+
+def _check_reinforcement(
+    spec: JobSpec, kind: ModelKind, profile: DatasetProfile | None
+) -> JobSpec:
+    """An RL job: an environment and no dataset; the algorithm must fit the env's spaces."""
+    for key in ("dataset_id", "target", "features"):
+        if getattr(spec, key) is not None:
+            raise SpecError.at(
+                (key,),
+                f"model '{kind.name}' learns in an environment, not from a dataset; remove "
+                f"'{key}' and give 'environment' (e.g. {{\"id\": \"CartPole-v1\"}})",
+            )
+    if spec.task is not None and spec.task != "reinforcement":
+        e = _task_error(kind, spec.task, ("task",))
+        raise SpecError.at(tuple(e["loc"]), e["msg"])
+    if spec.environment is None:
+        raise SpecError.at(
+            ("environment",),
+            f"model '{kind.name}' needs an environment: {{\"id\": \"CartPole-v1\"}}, "
+            "{\"mdp\": {\"transitions\": ...}} or {\"grid\": {\"map\": [...]}}",
+            "missing",
+        )
+    from mlengine.rl.envs import check_environment  # imports gymnasium, not torch
+
+    check_environment(spec.environment, kind.name)
+    return spec.model_copy(update={"task": "reinforcement"})

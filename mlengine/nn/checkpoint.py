@@ -6,12 +6,14 @@ Tensors::
     optim.<param>.<key>      the optimizer's per-parameter state (e.g. exp_avg, step)
     rng.cpu / rng.cuda       torch's global generator states (dropout)
     rng.perm                 the generator of the per-epoch permutation
+    best.<name>              with early stopping: the best epoch's weights (restored at the end)
 
 Metadata (safetensors header ``__metadata__``, all strings)::
 
     format  "descent-checkpoint"    version "1"    epoch "<last completed epoch>"
     state   JSON: kind, net config, optimizer name, param_groups (without params),
-            non-tensor optimizer state, best {loss, epoch}, ref_loss, device
+            non-tensor optimizer state, best {loss, epoch}, ref_loss, device,
+            schedule (plateau state), early_stopping {bad_epochs, done}, gradient_check
 """
 
 from __future__ import annotations
@@ -34,11 +36,17 @@ def capture(
     perm_generator: torch.Generator,
     epoch: int,
     state: dict[str, Any],
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """A snapshot (tensors cloned on their device, cheap) to encode now or later."""
+    """A snapshot (tensors cloned on their device, cheap) to encode now or later.
+
+    ``extra``: more tensors stored as they are (e.g. ``best.<name>``, the best weights kept
+    for early stopping); the caller must not change them in place afterwards.
+    """
     tensors: dict[str, torch.Tensor] = {
         f"model.{k}": v.detach().clone() for k, v in net.state_dict().items()
     }
+    tensors.update(extra or {})
     opt = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
     for idx, pstate in opt["state"].items():

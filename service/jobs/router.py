@@ -204,7 +204,7 @@ def job_metrics(
     owner: OwnerDep,
     name: Annotated[str | None, Query(description="Only points of this metric.")] = None,
     after_step: Annotated[int | None, Query(description="Only points after this step.")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[MetricPointOut]:
     job = get_owned_job(session, owner, job_id)
