@@ -156,6 +156,22 @@ class JobCallbacks(Callbacks):
         return self._lost
 
 
+def _source_model(session: Session, job: Job, spec: JobSpec) -> bytes | None:
+    """The model artifact a transfer-learning job starts from."""
+    if spec.init_from is None:
+        return None
+    source = session.scalar(
+        select(Model).where(Model.job_id == spec.init_from.job_id, Model.owner_id == job.owner_id)
+    )
+    if source is None:
+        raise TrainingError(
+            "init_from",
+            f"the model of job '{spec.init_from.job_id}' is gone; submit without init_from "
+            "or start from another job",
+        )
+    return read_blob(session, source.blob_id)
+
+
 def _load(session: Session, job: Job) -> tuple[JobSpec, Any, bytes | None]:
     spec = JobSpec.model_validate(job.spec)
     resume: bytes | None = None
@@ -190,8 +206,9 @@ def run_job(job_id: str) -> None:
         with session_scope() as session:
             job = session.get_one(Job, job_id)
             spec, table, resume = _load(session, job)
+            init_from = _source_model(session, job, spec)
         callbacks.start()
-        result = train(spec, table, callbacks, resume=resume)
+        result = train(spec, table, callbacks, resume=resume, init_from=init_from)
     except TrainingStopped:
         callbacks.close()
         if callbacks.lost:

@@ -81,9 +81,34 @@ def _validated(session: Session, owner: Owner, raw: dict[str, Any]) -> tuple[Job
                     f"dataset '{spec.dataset_id}' not found; list yours with GET /v1/datasets",
                 )
         spec = check_against_dataset(spec, _profile(dataset) if dataset else None, limits)
+        if spec.init_from is not None:
+            _check_init_from(session, owner, spec)
     except SpecError as exc:
         raise _spec_error(exc) from None
     return spec, dataset.id if dataset else None
+
+
+def _check_init_from(session: Session, owner: Owner, spec: JobSpec) -> None:
+    """Transfer learning starts from a succeeded job of the same owner and model type."""
+    assert spec.init_from is not None
+    source_id = spec.init_from.job_id
+    source = session.scalar(select(Job).where(Job.id == source_id, Job.owner_id == owner.id))
+    loc = ("init_from", "job_id")
+    if source is None:
+        raise SpecError.at(loc, f"job '{source_id}' not found; list yours with GET /v1/jobs")
+    if source.status != "succeeded" or source.model_id is None:
+        raise SpecError.at(
+            loc,
+            f"job '{source_id}' is {source.status}; transfer learning starts from a job "
+            "that succeeded",
+        )
+    source_type = source.spec["model"]["type"]
+    if source_type != spec.model.type:
+        raise SpecError.at(
+            loc,
+            f"job '{source_id}' trained a {source_type}; this job trains a {spec.model.type}. "
+            "Start from a job of the same model type",
+        )
 
 
 @router.post(
