@@ -80,9 +80,7 @@ def collecting_warnings(notes: set[str]) -> Iterator[None]:
         warnings.simplefilter("always", ConvergenceWarning)
         yield
     notes.update(
-        str(w.message).splitlines()[0]
-        for w in caught
-        if issubclass(w.category, ConvergenceWarning)
+        str(w.message).splitlines()[0] for w in caught if issubclass(w.category, ConvergenceWarning)
     )
 
 
@@ -202,7 +200,9 @@ def fit_clusterer(ctx: TrainContext, estimator: Any) -> TrainResult:
     if not hasattr(estimator, "predict"):
         if len(np.unique(labels)) < 2:
             raise TrainingError("fit", "clustering found a single cluster; ask for more clusters")
-        model = NearestCentroid().fit(X, labels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # zero spread within a cluster
+            model = NearestCentroid().fit(X, labels)
         info_extra["predict"] = "nearest centroid of the training clusters"
     metrics: dict[str, float] = {}
     for s in d.splits():

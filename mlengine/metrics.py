@@ -62,7 +62,8 @@ def regression_metrics(
     prefix: str, y: np.ndarray, pred: np.ndarray, n_features: int | None = None
 ) -> dict[str, float]:
     """MSE, RMSE, MAE, MAPE (a fraction; rows whose target is 0 count with a tiny denominator,
-    as in scikit-learn), R² and, given ``n_features``, adjusted R² (1 - (1 - R²)(n - 1)/(n - p - 1))."""
+    as in scikit-learn), R² and, given ``n_features`` p, adjusted R²:
+    1 - (1 - R²)(n - 1) / (n - p - 1)."""
     from sklearn.metrics import (
         mean_absolute_error,
         mean_absolute_percentage_error,
@@ -92,7 +93,7 @@ def clustering_metrics(
     labels: np.ndarray,
     y: np.ndarray | None = None,
     seed: int = 0,
-    max_silhouette_rows: int = 5000,
+    max_silhouette_rows: int = 2000,
 ) -> dict[str, float]:
     """Inertia (sum of squared distances to the cluster means), silhouette (on a seeded
     sample of at most ``max_silhouette_rows`` rows), ARI against ``y`` (entries -1 ignored)."""

@@ -47,20 +47,41 @@ def error_of(raw: dict[str, Any], profile: DatasetProfile | None = PROFILE, **li
 
 def test_defaults_filled_in() -> None:
     s = validate_spec(spec(), Limits())
-    assert s.model.params == {"hidden_layers": [64, 32], "activation": "relu", "dropout": 0.0}
-    assert s.training == {
+    assert s.model.params == {
+        "hidden_layers": [64, 32],
+        "activation": "relu",
+        "init": "auto",
+        "batch_norm": False,
+        "dropout": 0.0,
+        "loss": "mse",
+    }
+    assert {
         "epochs": 20,
         "batch_size": 64,
         "optimizer": "adam",
         "learning_rate": 0.001,
+        "momentum": 0.9,
+        "weight_decay": 0.0,
+        "l1": 0.0,
+        "early_stopping": None,
+        "grad_clip": None,
+        "gradient_check": False,
         "checkpoint_every": 5,
-    }
+    }.items() <= s.training.items()
+    assert s.training["lr_schedule"]["type"] == "constant"
+    assert s.training["lr_schedule"]["warmup_epochs"] == 0
     dumped = s.model_dump(mode="json")
-    assert dumped["split"] == {"validation": 0.2, "test": 0.2}
+    assert dumped["split"] == {"validation": 0.2, "test": 0.2, "kfold": None, "learning_curve": 0}
     assert dumped["preprocessing"]["scaling"] == "auto"
     assert dumped["seed"] == 0 and dumped["device"] == "auto"
     lr = validate_spec({"model": {"type": "logistic_regression"}}, Limits())
-    assert lr.model.params == {"penalty": "l2", "C": 1.0, "max_iter": 1000, "class_weight": None}
+    assert lr.model.params == {
+        "penalty": "l2",
+        "C": 1.0,
+        "max_iter": 1000,
+        "class_weight": None,
+        "multi_class": "multinomial",
+    }
     assert lr.training == {}
     # the filled-in spec validates again to itself
     assert validate_spec(dumped, Limits()) == s
@@ -89,7 +110,7 @@ def test_unknown_model_type() -> None:
 def test_unknown_param() -> None:
     errs = error_of(spec(model={"type": "mlp", "params": {"hidden": [3]}}))
     assert errs[0]["loc"] == ["model", "params", "hidden"]
-    assert "hidden_layers, activation, dropout" in errs[0]["msg"]
+    assert "hidden_layers, activation, init, batch_norm, dropout" in errs[0]["msg"]
 
 
 def test_bad_param_value() -> None:
@@ -106,7 +127,7 @@ def test_training_key_for_classical_model() -> None:
 
 
 def test_training_options_checked() -> None:
-    errs = error_of(spec(training={"epochs": 50, "optimizer": "rmsprop"}), max_epochs=10)
+    errs = error_of(spec(training={"epochs": 50, "optimizer": "adagrad"}), max_epochs=10)
     locs = [e["loc"] for e in errs]
     assert ["training", "epochs"] in locs and ["training", "optimizer"] in locs
     assert "at most 10 epochs" in next(e["msg"] for e in errs if e["loc"][-1] == "epochs")
