@@ -1,0 +1,221 @@
+"""The small networks of the RL algorithms, rebuilt from a JSON config for serving.
+
+Config: ``{"kind": "q" | "actor" | "critic", "n_inputs", "hidden", "activation",
+"n_outputs", "continuous", "low", "high"}``. ``q``: one value per action. ``actor``: logits
+(discrete) or a mean with a state-independent ``log_std`` (continuous). ``critic``: V(s).
+Orthogonal initialization as in Stable-Baselines3 (gain sqrt(2) inside, 0.01 for a policy
+head, 1 for a value head).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def mlp(
+    n_in: int, hidden: list[int], n_out: int, activation: str, out_gain: float
+) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    sizes = [n_in, *hidden]
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        lin = nn.Linear(a, b)
+        nn.init.orthogonal_(lin.weight, math.sqrt(2))
+        nn.init.zeros_(lin.bias)
+        layers += [lin, ACTIVATIONS[activation]()]
+    head = nn.Linear(sizes[-1], n_out)
+    nn.init.orthogonal_(head.weight, out_gain)
+    nn.init.zeros_(head.bias)
+    layers.append(head)
+    return nn.Sequential(*layers)
+
+
+class QNet(nn.Module):
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        self.body = mlp(
+            config["n_inputs"], config["hidden"], config["n_outputs"], config["activation"], 1.0
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.body(x)
+        return out
+
+
+class Critic(nn.Module):
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        self.body = mlp(config["n_inputs"], config["hidden"], 1, config["activation"], 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.body(x).squeeze(-1)
+        return out
+
+
+class Actor(nn.Module):
+    """``forward`` gives logits (discrete) or the mean (continuous)."""
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        self.continuous = bool(config.get("continuous"))
+        self.body = mlp(
+            config["n_inputs"], config["hidden"], config["n_outputs"], config["activation"], 0.01
+        )
+        if self.continuous:
+            self.log_std = nn.Parameter(torch.zeros(config["n_outputs"]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.body(x)
+        return out
+
+    def sample(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actions and their log-probabilities (no gradient needed by callers)."""
+        out = self.body(x)
+        if self.continuous:
+            std = self.log_std.exp()
+            a = out + std * torch.randn_like(out)
+            return a, _normal_logp(a, out, self.log_std)
+        logp = torch.log_softmax(out, dim=-1)
+        a = torch.multinomial(logp.exp(), 1).squeeze(-1)
+        return a, logp.gather(-1, a.unsqueeze(-1)).squeeze(-1)
+
+    def evaluate(self, x: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities of ``a`` and the entropy, with gradients."""
+        out = self.body(x)
+        if self.continuous:
+            ent = (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(out.shape[0])
+            return _normal_logp(a, out, self.log_std), ent
+        logp = torch.log_softmax(out, dim=-1)
+        ent = -(logp.exp() * logp).sum(-1)
+        return logp.gather(-1, a.long().unsqueeze(-1)).squeeze(-1), ent
+
+    def greedy(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        return out if self.continuous else out.argmax(-1)
+
+
+def _normal_logp(a: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    z = (a - mean) / log_std.exp()
+    return (-0.5 * z * z - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def build(config: dict[str, Any]) -> nn.Module:
+    kind = config["kind"]
+    if kind == "q":
+        return QNet(config)
+    if kind == "actor":
+        return Actor(config)
+    if kind == "critic":
+        return Critic(config)
+    raise ValueError(f"unknown network kind {kind!r}")
+
+
+def to_numpy(state: dict[str, torch.Tensor], prefix: str = "") -> dict[str, Any]:
+    return {f"{prefix}{k}": v.detach().cpu().numpy() for k, v in state.items()}
+
+
+def from_numpy(tensors: dict[str, Any], prefix: str) -> dict[str, torch.Tensor]:
+    return {
+        k[len(prefix) :]: torch.from_numpy(v.copy())
+        for k, v in tensors.items()
+        if k.startswith(prefix)
+    }
+
+
+def optimizer_to_numpy(
+    opt: torch.optim.Optimizer, prefix: str = "optim."
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Tensors and JSON scalars of an optimizer's state (as mlengine.nn.checkpoint lays them)."""
+    sd = opt.state_dict()
+    tensors: dict[str, Any] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, pstate in sd["state"].items():
+        for key, value in pstate.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}{idx}.{key}"] = value.detach().cpu().numpy()
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in sd["param_groups"]]
+    return tensors, {"optim_scalars": scalars, "param_groups": groups}
+
+
+def optimizer_from_numpy(
+    opt: torch.optim.Optimizer,
+    tensors: dict[str, Any],
+    state: dict[str, Any],
+    prefix: str = "optim.",
+) -> None:
+    from mlengine.nn.checkpoint import optimizer_state
+
+    ts = {
+        "optim." + k[len(prefix) :]: torch.from_numpy(v.copy())
+        for k, v in tensors.items()
+        if k.startswith(prefix)
+    }
+    opt.load_state_dict(optimizer_state(opt, ts, state))
+
+
+SMALL_NET_PARAMETERS = 1_000_000
+
+
+@contextlib.contextmanager
+def seeded(device_type: str, seed: int, hidden: list[int]) -> Iterator[None]:
+    """Forks torch's global generators and seeds them (seeding must not leak to the caller).
+
+    On CPU, the small networks of RL run on one intra-op thread for the duration of the run
+    (the caller's setting is restored after): their matrices are too small to split, and a
+    second thread only adds synchronization, many times over per environment step.
+    """
+    devices = [torch.cuda.current_device()] if device_type == "cuda" else []
+    threads = torch.get_num_threads()
+    small = sum(a * b for a, b in zip(hidden[:-1], hidden[1:], strict=False)) < SMALL_NET_PARAMETERS
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        if device_type == "cpu" and small:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+
+def snapshot(
+    kind: str, step: int, nets: dict[str, nn.Module], opt: torch.optim.Optimizer, **state: Any
+) -> bytes:
+    """A checkpoint: every network, the optimizer, torch's RNG and the step (safetensors)."""
+    from mlengine.rl.base import encode_checkpoint
+
+    tensors: dict[str, Any] = {}
+    for name, net in nets.items():
+        tensors.update(to_numpy(net.state_dict(), f"{name}."))
+    opt_tensors, opt_state = optimizer_to_numpy(opt)
+    tensors.update(opt_tensors)
+    tensors["rng.cpu"] = torch.get_rng_state().numpy()
+    return encode_checkpoint(tensors, {"kind": kind, "step": step, **opt_state, **state}, step)
+
+
+def restore(
+    data: bytes, kind: str, nets: dict[str, nn.Module], opt: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """Load a checkpoint made by ``snapshot`` into ``nets`` and ``opt``; its state dict."""
+    from mlengine.errors import TrainingError
+    from mlengine.rl.base import decode_checkpoint
+
+    tensors, state = decode_checkpoint(data, kind)
+    try:
+        for name, net in nets.items():
+            net.load_state_dict(from_numpy(tensors, f"{name}."))
+        optimizer_from_numpy(opt, tensors, state)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise TrainingError(
+            "resume", f"the checkpoint does not fit this job's networks: {exc}"
+        ) from exc
+    torch.set_rng_state(torch.from_numpy(tensors["rng.cpu"].copy()))
+    return state

@@ -1,0 +1,141 @@
+"""What REINFORCE, A2C and PPO share: a rollout of ``n_steps`` from ``n_envs`` copies and
+its advantages (as Stable-Baselines3's ``OnPolicyAlgorithm`` and ``RolloutBuffer`` do).
+
+``collect`` steps the vector env with the actor, keeping observations (encoded), actions,
+log-probabilities, rewards, values and episode ends as tensors. A time-limit truncation
+adds ``gamma * V(final observation)`` to the reward (the episode did not really end).
+``advantages`` is GAE(lambda): lambda = 1 gives rewards-to-go minus the baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from mlengine.rl.base import Episodes, RLRun
+from mlengine.rl.envs import encode_obs
+from mlengine.rl.nets import Actor, Critic
+
+
+@dataclass
+class Rollout:
+    obs: torch.Tensor  # (T, N, F)
+    actions: torch.Tensor  # (T, N) or (T, N, D)
+    logp: torch.Tensor  # (T, N)
+    rewards: torch.Tensor  # (T, N)
+    values: torch.Tensor  # (T, N)
+    starts: torch.Tensor  # (T, N): 1 where the observation starts an episode
+    last_values: torch.Tensor  # (N,) V of the observation after the rollout
+    last_starts: torch.Tensor  # (N,)
+
+
+class Collector:
+    """Steps ``envs`` with ``actor``; remembers the current observations between rollouts."""
+
+    def __init__(
+        self,
+        run: RLRun,
+        envs: gym.vector.VectorEnv[Any, Any, Any],
+        gamma: float,
+        device: torch.device,
+    ):
+        self.run = run
+        self.envs = envs
+        self.n = envs.num_envs
+        self.gamma = gamma
+        self.device = device
+        self.obs_space = run.spaces.observation
+        self.continuous = not run.spaces.discrete_actions
+        if self.continuous:
+            self.low = np.asarray(run.spaces.action["low"], dtype=np.float32)
+            self.high = np.asarray(run.spaces.action["high"], dtype=np.float32)
+            self.action_shape = tuple(run.spaces.action["shape"])
+        self.obs = run.reset(envs)
+        self.starts = np.ones(self.n, dtype=np.float32)
+        self.episodes = Episodes(run, self.n)
+
+    def tensor(self, obs: Any) -> torch.Tensor:
+        return torch.from_numpy(encode_obs(self.obs_space, obs)).to(self.device)
+
+    def collect(self, actor: Actor, critic: Critic, n_steps: int, step: int) -> tuple[Rollout, int]:
+        """A rollout from environment step ``step``; returns it and the new step count."""
+        F = self.run.spaces.obs_features
+        dev = self.device
+        obs_b = torch.zeros((n_steps, self.n, F), device=dev)
+        act_shape = (n_steps, self.n, *self.action_shape) if self.continuous else (n_steps, self.n)
+        act_b = torch.zeros(
+            act_shape, device=dev, dtype=torch.float32 if self.continuous else torch.long
+        )
+        logp_b = torch.zeros((n_steps, self.n), device=dev)
+        val_b = torch.zeros((n_steps, self.n), device=dev)
+        rew_b = np.zeros((n_steps, self.n), dtype=np.float32)
+        start_b = np.zeros((n_steps, self.n), dtype=np.float32)
+        for t in range(n_steps):
+            x = self.tensor(self.obs)
+            with torch.no_grad():
+                a, logp = actor.sample(x)
+                v = critic(x)
+            obs_b[t], act_b[t], logp_b[t], val_b[t] = x, a, logp, v
+            start_b[t] = self.starts
+            a_np = a.cpu().numpy()
+            if self.continuous:
+                a_np = np.clip(a_np.reshape(self.n, *self.action_shape), self.low, self.high)
+            next_obs, r, term, trunc, infos = self.envs.step(a_np)
+            r = np.asarray(r, dtype=np.float32)
+            done = term | trunc
+            self.episodes.update(step, r, done)
+            cut = trunc & ~term
+            if cut.any():  # bootstrap a time-limit cut from the state it was cut in
+                final = [infos["final_obs"][i] for i in np.flatnonzero(cut)]
+                if self.obs_space["type"] == "tuple":
+                    final_batch: Any = tuple(np.asarray(c) for c in zip(*final, strict=True))
+                else:
+                    final_batch = np.stack(final)
+                with torch.no_grad():
+                    fv = critic(self.tensor(final_batch)).cpu().numpy()
+                r = r.copy()
+                r[cut] += self.gamma * fv
+            rew_b[t] = r
+            step += self.n
+            self.obs = next_obs
+            self.starts = done.astype(np.float32)
+        x = self.tensor(self.obs)
+        with torch.no_grad():
+            last_v = critic(x)
+        rollout = Rollout(
+            obs=obs_b,
+            actions=act_b,
+            logp=logp_b,
+            rewards=torch.from_numpy(rew_b).to(dev),
+            values=val_b,
+            starts=torch.from_numpy(start_b).to(dev),
+            last_values=last_v,
+            last_starts=torch.from_numpy(self.starts).to(dev),
+        )
+        return rollout, step
+
+
+def advantages(ro: Rollout, gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE(lambda) advantages and the value targets (returns), both (T, N)."""
+    T = ro.rewards.shape[0]
+    adv = torch.zeros_like(ro.rewards)
+    last = torch.zeros_like(ro.last_values)
+    for t in reversed(range(T)):
+        if t == T - 1:
+            next_live = 1.0 - ro.last_starts
+            next_v = ro.last_values
+        else:
+            next_live = 1.0 - ro.starts[t + 1]
+            next_v = ro.values[t + 1]
+        delta = ro.rewards[t] + gamma * next_v * next_live - ro.values[t]
+        last = delta + gamma * lam * next_live * last
+        adv[t] = last
+    return adv, adv + ro.values
+
+
+def linear(start: float, progress_remaining: float, schedule: str) -> float:
+    return start * progress_remaining if schedule == "linear" else start

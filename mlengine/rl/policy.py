@@ -1,0 +1,175 @@
+"""A trained policy as a predictor: observations (as the environment gives them) -> actions.
+
+Tables (value iteration, Q-learning) and Q-networks answer the greedy action and their
+Q-values (``extra.q_values``); discrete actors answer the most probable action and the
+action probabilities; continuous actors answer the mean action, clipped to the bounds.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from mlengine.artifact import MODEL_SAFETENSORS
+from mlengine.errors import ArtifactError, InputError
+from mlengine.predict import Predictor
+from mlengine.rl.envs import encode_obs, state_index
+
+
+def _space_text(desc: dict[str, Any]) -> str:
+    if desc["type"] == "discrete":
+        lo = int(desc["start"])
+        return f"Discrete({desc['n']}): an integer in {lo}..{lo + int(desc['n']) - 1}"
+    if desc["type"] == "tuple":
+        return "Tuple(" + ", ".join(_space_text(s) for s in desc["spaces"]) + "): a list"
+    return f"Box(shape={desc['shape']}): a list of numbers of that shape"
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_)
+
+
+def _check_discrete(desc: dict[str, Any], v: Any, where: str) -> int:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not _is_int(v):
+        raise InputError(f"{where}: expected an integer state, got {v!r}")
+    lo = int(desc["start"])
+    if not lo <= int(v) < lo + int(desc["n"]):
+        raise InputError(f"{where}: state {v} is out of range")
+    return int(v)
+
+
+def _check_box(desc: dict[str, Any], v: Any, where: str) -> np.ndarray:
+    shape = tuple(desc["shape"])
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: expected numbers, got {v!r}") from None
+    if isinstance(v, str) or a.dtype == object:
+        raise InputError(f"{where}: expected numbers, got {v!r}")
+    if a.shape != shape:
+        raise InputError(f"{where}: shape {list(a.shape)} does not match {list(shape)}")
+    if not np.isfinite(a).all():
+        raise InputError(f"{where}: values must be finite numbers")
+    if any(isinstance(x, bool) for x in np.asarray(v, dtype=object).reshape(-1)):
+        raise InputError(f"{where}: expected numbers, got booleans")
+    flat = a.reshape(-1)
+    for i, (x, lo, hi) in enumerate(zip(flat, desc["low"], desc["high"], strict=True)):
+        if (lo is not None and x < lo - 1e-6) or (hi is not None and x > hi + 1e-6):
+            raise InputError(f"{where}: value {x:g} at index {i} is outside [{lo}, {hi}]")
+    return a
+
+
+class PolicyPredictor(Predictor):
+    def __init__(self, meta: dict[str, Any], tensors: dict[str, np.ndarray], device: str = "cpu"):
+        super().__init__(meta, None, None)  # type: ignore[arg-type]
+        policy = meta.get("policy")
+        extra = meta.get("extra") or {}
+        if not isinstance(policy, dict) or "observation_space" not in extra:
+            raise ArtifactError("reinforcement-learning artifact without a policy")
+        self.policy = policy
+        self.obs_space: dict[str, Any] = extra["observation_space"]
+        self.action_space: dict[str, Any] = extra["action_space"]
+        self.expected = _space_text(self.obs_space)
+        self.table: np.ndarray | None = None
+        self.net: Any = None
+        if policy["type"] == "table":
+            self.table = tensors[policy.get("values", "q")]
+        elif policy["type"] in ("q_net", "actor"):
+            import torch
+
+            from mlengine.rl.nets import build, from_numpy
+
+            try:
+                net = build(policy["net"])
+                net.load_state_dict(from_numpy(tensors, "net."))
+            except (RuntimeError, ValueError, KeyError) as exc:
+                raise ArtifactError(f"cannot rebuild the policy network: {exc}") from exc
+            self.device = torch.device(device)
+            self.net = net.to(self.device).eval()
+        else:
+            raise ArtifactError(f"unknown policy type {policy['type']!r}")
+
+    def _batch(self, observations: list[Any]) -> Any:
+        """Validate every observation; the batch as a vector env would give it."""
+        d = self.obs_space
+        out: list[Any] = []
+        for i, o in enumerate(observations):
+            where = f"observation {i}"
+            try:
+                if d["type"] == "discrete":
+                    out.append(_check_discrete(d, o, where))
+                elif d["type"] == "tuple":
+                    if not isinstance(o, list | tuple) or len(o) != len(d["spaces"]):
+                        raise InputError(f"{where}: expected a list of {len(d['spaces'])} integers")
+                    out.append(
+                        [
+                            _check_discrete(s, o[j], f"{where}[{j}]")
+                            for j, s in enumerate(d["spaces"])
+                        ]
+                    )
+                else:
+                    out.append(_check_box(d, o, where))
+            except InputError as exc:
+                raise InputError(f"{exc}; the observation space is {self.expected}") from None
+        if d["type"] == "discrete":
+            return np.asarray(out, dtype=np.int64)
+        if d["type"] == "tuple":
+            return tuple(np.asarray(c, dtype=np.int64) for c in zip(*out, strict=True))
+        return np.stack(out).astype(np.float32)
+
+    def predict_observations(self, observations: list[Any]) -> dict[str, Any]:
+        if not isinstance(observations, list):
+            raise InputError(f"expected a list of observations, each {self.expected}")
+        if not observations:
+            return {"predictions": []}
+        batch = self._batch(observations)
+        if self.table is not None:
+            q = self.table[state_index(self.obs_space, batch)]
+            return {
+                "predictions": q.argmax(axis=1).tolist(),
+                "extra": {"q_values": _finite(q)},
+            }
+        import torch
+
+        x = torch.from_numpy(encode_obs(self.obs_space, batch)).to(self.device)
+        with torch.inference_mode():
+            out = self.net(x).double().cpu().numpy()
+        if self.policy["type"] == "q_net":
+            return {"predictions": out.argmax(axis=1).tolist(), "extra": {"q_values": _finite(out)}}
+        if self.policy["net"].get("continuous"):
+            low = np.asarray(self.action_space["low"], dtype=np.float64)
+            high = np.asarray(self.action_space["high"], dtype=np.float64)
+            actions = np.clip(out, low, high).reshape(
+                len(observations), *self.action_space["shape"]
+            )
+            return {"predictions": actions.tolist()}
+        probs = np.exp(out - out.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        return {"predictions": probs.argmax(axis=1).tolist(), "probabilities": probs.tolist()}
+
+    def predict(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        raise InputError(
+            f"this {self.info.model_type} policy takes observations, not rows: send "
+            f"{{'observations': [...]}}, each {self.expected}"
+        )
+
+
+def _finite(a: np.ndarray) -> list[list[float | None]]:
+    return [[float(v) if math.isfinite(v) else None for v in row] for row in a.tolist()]
+
+
+def load_policy(meta: dict[str, Any], files: dict[str, bytes], device: str = "cpu") -> Predictor:
+    from safetensors.numpy import load
+
+    if MODEL_SAFETENSORS not in files:
+        raise ArtifactError("reinforcement-learning artifact without model.safetensors")
+    try:
+        tensors = load(files[MODEL_SAFETENSORS])
+    except Exception as exc:  # noqa: BLE001 - a corrupt member
+        raise ArtifactError(f"cannot read the policy: {exc}") from exc
+    return PolicyPredictor(meta, tensors, device)

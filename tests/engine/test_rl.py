@@ -1,0 +1,253 @@
+"""Reinforcement learning: specs, environments, value iteration, Q-learning, the policy
+predictor, checkpoints and resume (small budgets). The quality floors of the network
+algorithms are in test_rl_quality.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mlengine
+from mlengine import InputError, RecordingCallbacks, SpecError, TrainingStopped
+from mlengine.rl.envspec import ENV_ALIASES, ENV_IDS
+from mlengine.spec import check_against_dataset, validate_spec
+
+# A hand-checked MDP: from state 0, action 1 ("risky") pays 10 with probability 0.5 and
+# otherwise nothing; action 0 ("safe") pays 4 for sure. Both end the episode. With
+# gamma 0.9 from state 1: action 0 moves to 0 (reward 0), action 1 pays 3 and ends.
+# V(0) = max(4, 5) = 5 (risky); V(1) = max(0 + 0.9 * 5, 3) = 4.5 (go to 0).
+HAND_MDP = [
+    [[[1.0, 0, 4.0, True]], [[0.5, 0, 10.0, True], [0.5, 0, 0.0, True]]],
+    [[[1.0, 0, 0.0, False]], [[1.0, 1, 3.0, True]]],
+]
+
+
+def _spec(algo: str, env: dict, **training: object) -> dict:
+    return {"model": {"type": algo}, "environment": env, "training": dict(training)}
+
+
+def _checked(raw: dict) -> mlengine.JobSpec:
+    return check_against_dataset(validate_spec(raw), None)
+
+
+def test_every_listed_environment_is_registered() -> None:
+    import gymnasium as gym
+
+    for env_id in ENV_IDS:
+        assert env_id in gym.registry, env_id
+    for alias, target in ENV_ALIASES.items():
+        assert target in ENV_IDS, alias
+
+
+def test_spec_fills_defaults_and_task() -> None:
+    spec = _checked({"model": {"type": "ppo"}, "environment": {"id": "CartPole-v1"}})
+    assert spec.task == "reinforcement"
+    assert spec.training["total_timesteps"] == 100_000 and spec.training["n_envs"] == 8
+    assert spec.model.params["clip_range"] == 0.2
+    assert validate_spec({"model": {"type": "q_learning"}, "environment": {"id": "Taxi-v3"}})
+    spec = validate_spec({"model": {"type": "q_learning"}, "environment": {"id": "Taxi-v3"}})
+    assert spec.environment is not None and spec.environment.id == "Taxi-v4"
+
+
+@pytest.mark.parametrize(
+    ("raw", "loc", "words"),
+    [
+        (_spec("ppo", {"id": "Pong-v5"}), ["environment", "id"], "available: Acrobot-v1"),
+        (_spec("ppo", {}), ["environment"], "exactly one of"),
+        (_spec("ppo", {"id": "CartPole-v1", "extra": 1}), ["environment", "extra"], "extra"),
+        (
+            _spec("value_iteration", {"mdp": {"transitions": [[[[0.5, 0, 1.0, True]]]]}}),
+            ["environment", "mdp"],
+            "sum to 0.5",
+        ),
+        (
+            _spec("value_iteration", {"mdp": {"transitions": [[[[1.0, 3, 1.0, True]]]]}}),
+            ["environment", "mdp"],
+            "out of range",
+        ),
+        (_spec("q_learning", {"grid": {"map": ["S.x", "..G"]}}), ["environment", "grid"], "'x'"),
+        (_spec("ppo", {"id": "CartPole-v1"}, total_timesteps=10**9), ["training"], "at most"),
+        (_spec("ppo", {"id": "CartPole-v1"}, batch=3), ["training", "batch"], "n_envs"),
+    ],
+)
+def test_bad_environments_and_options_are_spec_errors(raw: dict, loc: list, words: str) -> None:
+    with pytest.raises(SpecError) as info:
+        validate_spec(raw)
+    err = info.value.errors[0]
+    assert err["loc"][: len(loc)] == loc, info.value.errors
+    assert words in err["msg"] or words in str(info.value), info.value.errors
+
+
+@pytest.mark.parametrize(
+    ("raw", "loc", "words"),
+    [
+        (_spec("q_learning", {"id": "CartPole-v1"}), ["model", "type"], "discrete observations"),
+        (_spec("dqn", {"id": "Pendulum-v1"}), ["model", "type"], "discrete actions"),
+        (_spec("value_iteration", {"id": "CartPole-v1"}), ["model", "type"], "known model"),
+        (
+            _spec("ppo", {"id": "FrozenLake-v1", "kwargs": {"bogus": 1}}),
+            ["environment", "kwargs"],
+            "bogus",
+        ),
+        ({"model": {"type": "ppo"}}, ["environment"], "needs an environment"),
+        ({**_spec("ppo", {"id": "CartPole-v1"}), "target": "y"}, ["target"], "not from a dataset"),
+        ({"model": {"type": "logistic_regression"}}, ["dataset_id"], "needs a dataset"),
+        (
+            {"model": {"type": "logistic_regression"}, "environment": {"id": "CartPole-v1"}},
+            ["environment"],
+            "not an environment",
+        ),
+    ],
+)
+def test_spec_checks_without_a_dataset(raw: dict, loc: list, words: str) -> None:
+    with pytest.raises(SpecError) as info:
+        _checked(raw)
+    err = info.value.errors[0]
+    assert err["loc"] == loc and words in err["msg"], info.value.errors
+
+
+def test_value_iteration_finds_the_hand_checked_optimum() -> None:
+    cb = RecordingCallbacks()
+    raw = {
+        "model": {"type": "value_iteration", "params": {"gamma": 0.9, "theta": 1e-12}},
+        "environment": {"mdp": {"transitions": HAND_MDP, "initial_state": 1}},
+        "training": {"eval_episodes": 200},
+    }
+    result = mlengine.train(raw, None, cb)
+    assert result.metrics["converged"] == 1.0
+    pred = mlengine.load_predictor(result.artifact)
+    out = pred.predict_observations([0, 1])
+    assert out["predictions"] == [1, 0]
+    q = np.array(out["extra"]["q_values"])
+    np.testing.assert_allclose(q, [[4.0, 5.0], [4.5, 3.0]], atol=1e-9)
+    # From state 1 the optimal return is 0 + 5 in expectation; 200 episodes average near it.
+    assert 3.5 < result.metrics["eval_return_mean"] < 6.5
+    assert cb.series("bellman_residual")[-1] < 1e-12
+    # the model's info shows the spaces
+    assert result.info.extra["observation_space"] == {"type": "discrete", "n": 2, "start": 0}
+    assert result.info.task == "reinforcement" and result.info.inputs == []
+    with pytest.raises(InputError, match="Discrete\\(2\\)"):
+        pred.predict_observations([2])
+    with pytest.raises(InputError, match="integer"):
+        pred.predict_observations([[0.5, 1.0]])
+
+
+def test_value_iteration_solves_a_drawn_grid_and_frozenlake() -> None:
+    grid = {"grid": {"map": ["S..#", ".#..", "...G", "H..."], "step_reward": -0.01}}
+    result = mlengine.train(_spec("value_iteration", grid), None)
+    assert result.metrics["eval_length_mean"] == 5.0  # the shortest path
+    assert result.metrics["eval_return_mean"] == pytest.approx(1.0 - 0.05)
+    lake = mlengine.train(
+        _spec("value_iteration", {"id": "FrozenLake-v1"}, eval_episodes=500), None
+    )
+    assert lake.metrics["eval_return_mean"] >= 0.65  # the optimum of slippery 4x4 is about 0.74
+
+
+def test_q_learning_solves_non_slippery_frozenlake_and_serves() -> None:
+    env = {"id": "FrozenLake-v1", "kwargs": {"is_slippery": False}}
+    cb = RecordingCallbacks()
+    result = mlengine.train(_spec("q_learning", env, total_timesteps=20_000), None, cb)
+    assert result.metrics["eval_return_mean"] == 1.0
+    assert result.metrics["eval_length_mean"] == 6.0
+    assert cb.series("episode_return") and cb.series("epsilon")[-1] == pytest.approx(0.05)
+    steps = [s for s, n, _ in cb.metrics if n == "episode_return"]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    assert cb.progress[-1] == (20_000, 20_000)
+    kinds = [k for _, k, _ in cb.checkpoints]
+    assert kinds.count("final") == 1 and "periodic" in kinds
+    pred = mlengine.load_predictor(result.artifact)
+    out = pred.predict_observations([0, 14])
+    assert out["predictions"][1] == 2  # next to the goal: go right
+    with pytest.raises(InputError, match="out of range"):
+        pred.predict_observations([16])
+
+
+def test_q_learning_reaches_7_on_taxi() -> None:
+    result = mlengine.train(
+        _spec("q_learning", {"id": "Taxi-v3"}, eval_episodes=100, eval_every=0), None
+    )
+    assert result.metrics["eval_return_mean"] >= 7.0
+
+
+def test_q_learning_is_seeded_and_tuple_observations_work() -> None:
+    raw = _spec("q_learning", {"id": "Blackjack-v1"}, total_timesteps=3_000, eval_episodes=20)
+    a, b = mlengine.train(raw, None), mlengine.train(raw, None)
+    assert a.metrics["eval_return_mean"] == b.metrics["eval_return_mean"]
+    pred = mlengine.load_predictor(a.artifact)
+    out = pred.predict_observations([[20, 10, 0], [5, 3, 1]])
+    assert len(out["predictions"]) == 2 and len(out["extra"]["q_values"][0]) == 2
+    with pytest.raises(InputError, match="Tuple"):
+        pred.predict_observations([[20, 10]])
+
+
+def test_cancel_and_resume_q_learning() -> None:
+    raw = _spec(
+        "q_learning", {"id": "FrozenLake-v1"}, total_timesteps=20_000, checkpoint_every=1_000
+    )
+    cb = RecordingCallbacks()
+    cb.stop_after_metrics = 1_500
+    with pytest.raises(TrainingStopped):
+        mlengine.train(raw, None, cb)
+    periodic = [c for c in cb.checkpoints if c[1] == "periodic"]
+    assert periodic
+    step, _, data = periodic[-1]
+    resumed = RecordingCallbacks()
+    mlengine.train(raw, None, resumed, resume=data)
+    assert min(s for s, n, _ in resumed.metrics if n == "episode_return") > step
+
+
+def test_ppo_small_budget_continuous_actions_predict_and_resume() -> None:
+    raw = _spec(
+        "ppo",
+        {"id": "Pendulum-v1"},
+        total_timesteps=2_048,
+        n_envs=4,
+        checkpoint_every=1_024,
+        eval_episodes=2,
+    )
+    cb = RecordingCallbacks()
+    result = mlengine.train(raw, None, cb)
+    assert np.isfinite(result.metrics["eval_return_mean"])
+    assert cb.series("policy_loss") and cb.series("value_loss")
+    pred = mlengine.load_predictor(result.artifact)
+    out = pred.predict_observations([[1.0, 0.0, 0.0]])
+    assert len(out["predictions"][0]) == 1 and -2.0 <= out["predictions"][0][0] <= 2.0
+    with pytest.raises(InputError, match="shape"):
+        pred.predict_observations([[1.0, 0.0]])
+    with pytest.raises(InputError, match="outside"):
+        pred.predict_observations([[5.0, 0.0, 0.0]])
+    periodic = [c for c in cb.checkpoints if c[1] == "periodic"]
+    again = RecordingCallbacks()
+    mlengine.train(raw, None, again, resume=periodic[0][2])
+    assert again.progress[-1][0] >= 2_048
+    assert min(s for s, n, _ in again.metrics if n == "policy_loss") > periodic[0][0]
+
+
+@pytest.mark.parametrize("algo", ["dqn", "a2c", "reinforce", "ppo"])
+def test_network_algorithms_run_seeded_and_serve(algo: str) -> None:
+    training = {"total_timesteps": 1_500, "eval_episodes": 3, "eval_every": 500}
+    if algo == "dqn":
+        params = {"learning_starts": 200, "train_freq": 50, "gradient_steps": 5, "double_q": True}
+    else:
+        params = {"n_steps": 16}
+    raw = {
+        "model": {"type": algo, "params": params},
+        "environment": {"id": "CartPole-v1"},
+        "training": training,
+        "seed": 3,
+    }
+    cb1, cb2 = RecordingCallbacks(), RecordingCallbacks()
+    r1, r2 = mlengine.train(raw, None, cb1), mlengine.train(raw, None, cb2)
+    assert r1.metrics["eval_return_mean"] == r2.metrics["eval_return_mean"]
+    assert cb1.series("episode_return") == cb2.series("episode_return")
+    assert len(cb1.series("eval_return_mean")) >= 3  # periodic and final
+    pred = mlengine.load_predictor(r1.artifact)
+    out = pred.predict_observations([[0.0, 0.1, 0.0, -0.1], [0.1, 0.0, 0.0, 0.0]])
+    assert all(a in (0, 1) for a in out["predictions"])
+    assert ("probabilities" in out) != ("extra" in out)
+    with pytest.raises(InputError, match="Box\\(shape=\\[4\\]\\)"):
+        pred.predict_observations([[0.0, 0.0]])
+    with pytest.raises(InputError):
+        pred.predict_observations(["left"])
+    with pytest.raises(InputError, match="observations, not rows"):
+        pred.predict([{"x": 1.0}])
