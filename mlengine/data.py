@@ -48,7 +48,39 @@ def profile_table(table: pa.Table) -> DatasetProfile:
                 n_unique=int(pc.count_distinct(arr).as_py()),
             )
         )
-    return DatasetProfile(n_rows=table.num_rows, columns=cols)
+    return DatasetProfile(n_rows=table.num_rows, columns=cols, sample_shape=sample_shape_of(table))
+
+
+# Schema metadata key of a table made from an NPZ upload whose X had more than 2 dimensions:
+# the per-sample shape as JSON, e.g. b"[1, 8, 8]" (columns x0..xN are X flattened row-major).
+SAMPLE_SHAPE_KEY = b"descent.sample_shape"
+
+
+def sample_shape_of(table: pa.Table) -> list[int] | None:
+    """The per-sample shape a table carries in its schema metadata, if any."""
+    import json
+
+    raw = (table.schema.metadata or {}).get(SAMPLE_SHAPE_KEY)
+    if not raw:
+        return None
+    try:
+        shape = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(shape, list) or not all(isinstance(v, int) and v > 0 for v in shape):
+        return None
+    return shape
+
+
+def with_sample_shape(table: pa.Table, shape: list[int] | None) -> pa.Table:
+    """``table`` with its per-sample shape recorded in the schema metadata (kept by Parquet)."""
+    import json
+
+    if not shape:
+        return table
+    meta = dict(table.schema.metadata or {})
+    meta[SAMPLE_SHAPE_KEY] = json.dumps([int(v) for v in shape]).encode()
+    return table.replace_schema_metadata(meta)
 
 
 @dataclass
@@ -163,7 +195,7 @@ def prepare(spec: JobSpec, table: pa.Table, auto_scaling: str = "standard") -> P
             if valid.any():
                 values = col.filter(pc.is_valid(col)).to_numpy(zero_copy_only=False)
                 y_all[valid] = np.unique(values, return_inverse=True)[1]
-        y_raw = None
+        y_raw: Any = None
     else:
         y_raw = table.column(target).to_numpy(zero_copy_only=False)
     if spec.task == "classification":

@@ -118,7 +118,11 @@ class Predictor:
         )
 
     def predict(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """``{"predictions": [...]}``, plus ``probabilities`` and ``classes`` for classifiers."""
+        """``{"predictions": [...]}``, plus ``probabilities`` and ``classes`` for classifiers.
+
+        Clustering models predict cluster ids (ints); decomposition models (PCA) one list
+        of projected components per row.
+        """
         self.validate(rows)
         classes = self.info.classes
         if not rows:
@@ -130,6 +134,10 @@ class Predictor:
             self.preprocessor.transform(frame_from_rows(rows, self._inputs)), dtype=np.float64
         )
         out = self.backend.outputs(X)
+        if self.info.task == "clustering":
+            return {"predictions": [int(v) for v in out.reshape(-1)]}
+        if self.info.task == "decomposition":
+            return {"predictions": np.asarray(out, dtype=np.float64).tolist()}
         if classes is None:
             return {"predictions": [float(v) for v in out.reshape(-1)]}
         return {

@@ -26,6 +26,13 @@ Framework = Literal["sklearn", "torch", "numpy"]
 # Modules whose import registers the built-in kinds (each one calls ``register``).
 _BUILTIN_MODULES = (
     "mlengine.kinds.linear",
+    "mlengine.kinds.neighbors",
+    "mlengine.kinds.bayes",
+    "mlengine.kinds.svm",
+    "mlengine.kinds.trees",
+    "mlengine.kinds.ensembles",
+    "mlengine.kinds.clustering",
+    "mlengine.kinds.decomposition",
     "mlengine.kinds.mlp",
     "mlengine.kinds.cnn",
     "mlengine.kinds.rnn",

@@ -89,6 +89,17 @@ class PreprocessingSpec(_Strict):
     )
 
 
+class InitFromSpec(_Strict):
+    """Transfer learning: start a neural network from another job's trained model."""
+
+    job_id: str = Field(description="A succeeded job of the same owner and model type.")
+    freeze: list[str] = Field(
+        default_factory=list,
+        description="Layers whose weights stay fixed, e.g. ['body.0'] or ['features']: a "
+        "name freezes every parameter that starts with it (the model's info lists its layers).",
+    )
+
+
 class JobSpec(_Strict):
     dataset_id: str | None = None
     target: str | None = None
@@ -103,6 +114,9 @@ class JobSpec(_Strict):
     )
     seed: int = Field(0, ge=0, le=2**32 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    init_from: InitFromSpec | None = Field(
+        None, description="Neural kinds: start from another job's weights (transfer learning)."
+    )
 
 
 # --------------------------------------------------------------------------- errors
@@ -213,6 +227,15 @@ def validate_spec(raw: dict[str, Any], limits: Limits | None = None) -> JobSpec:
                     )
     if spec is not None and kind is not None and spec.task and spec.task not in kind.tasks:
         errors.append(_task_error(kind, spec.task, ("task",)))
+    if spec is not None and kind is not None and spec.init_from and kind.framework != "torch":
+        errors.append(
+            {
+                "loc": ["init_from"],
+                "msg": f"init_from starts a neural network from another job's weights; "
+                f"model '{kind.name}' is not one (use mlp, cnn, rnn or transformer)",
+                "type": "value_error",
+            }
+        )
     if errors or spec is None or params is None or training is None:
         raise SpecError(errors)
     return spec.model_copy(
@@ -393,6 +416,22 @@ def _check_unsupervised(
     return checked
 
 
+def _fill_input_shape(spec: JobSpec, kind: ModelKind, profile: DatasetProfile) -> JobSpec:
+    """A kind that takes ``input_shape`` gets the dataset's per-sample shape when it has none.
+
+    NPZ uploads with X of shape (N, C, H, W) or (N, T, F) carry it (``sample_shape``).
+    """
+    if (
+        "input_shape" not in kind.params.model_fields
+        or spec.model.params.get("input_shape") is not None
+        or not profile.sample_shape
+        or spec.features != [n for n in profile.names if n != spec.target]
+    ):
+        return spec
+    params = {**spec.model.params, "input_shape": list(profile.sample_shape)}
+    return spec.model_copy(update={"model": ModelSpec(type=spec.model.type, params=params)})
+
+
 def check_against_dataset(
     spec: JobSpec, profile: DatasetProfile | None, limits: Limits | None = None
 ) -> JobSpec:
@@ -483,6 +522,7 @@ def check_against_dataset(
     _check_rows_for_kfold(spec, profile.n_rows - target.n_missing)
 
     checked = spec.model_copy(update={"features": features, "task": task})
+    checked = _fill_input_shape(checked, kind, profile)
     if kind.check_dataset is not None:
         params, training = parse_params(checked, kind)
         n_outputs = 1
@@ -509,9 +549,7 @@ def _rl_kinds() -> list[str]:
     return [k.name for k in kinds() if "reinforcement" in k.tasks]
 
 
-def _check_reinforcement(
-    spec: JobSpec, kind: ModelKind, profile: DatasetProfile | None
-) -> JobSpec:
+def _check_reinforcement(spec: JobSpec, kind: ModelKind, profile: DatasetProfile | None) -> JobSpec:
     """An RL job: an environment and no dataset; the algorithm must fit the env's spaces."""
     for key in ("dataset_id", "target", "features"):
         if getattr(spec, key) is not None:
@@ -526,8 +564,8 @@ def _check_reinforcement(
     if spec.environment is None:
         raise SpecError.at(
             ("environment",),
-            f"model '{kind.name}' needs an environment: {{\"id\": \"CartPole-v1\"}}, "
-            "{\"mdp\": {\"transitions\": ...}} or {\"grid\": {\"map\": [...]}}",
+            f'model \'{kind.name}\' needs an environment: {{"id": "CartPole-v1"}}, '
+            '{"mdp": {"transitions": ...}} or {"grid": {"map": [...]}}',
             "missing",
         )
     from mlengine.rl.envs import check_environment  # imports gymnasium, not torch

@@ -52,12 +52,7 @@ def train(
         raise TrainingStopped("stopped before training started")
     if "reinforcement" in kind.tasks:  # an environment, no table
         checked = check_against_dataset(checked, None, _NO_LIMITS)
-        if checked.init_from is not None and init_from is None and resume is None:
-        raise TrainingError(
-            "init_from",
-            f"the spec starts from job '{checked.init_from.job_id}' but its model was not given",
-        )
-    params, training = parse_params(checked, kind)
+        params, training = parse_params(checked, kind)
         rl_ctx = TrainContext(
             spec=checked,
             kind=kind,

@@ -58,7 +58,9 @@ class MLPParams(NetParams):
     )
     activation: Activation = "relu"
     init: Init = Field(
-        "auto", description="Weight initialization; auto: he for relu-like, xavier otherwise."
+        "auto",
+        description="Weight initialization: xavier (Glorot), he (Kaiming), normal (N(0, 0.01^2)) "
+        "or auto (PyTorch's default, uniform in +-1/sqrt(fan_in)).",
     )
     batch_norm: bool = False
     dropout: float = Field(0.0, ge=0.0, lt=1.0)

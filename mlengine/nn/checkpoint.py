@@ -4,6 +4,7 @@ Tensors::
 
     model.<name>             the network's state dict
     optim.<param>.<key>      the optimizer's per-parameter state (e.g. exp_avg, step)
+    optlist.<param>.<key>.<j>  lists of tensors in that state (L-BFGS history)
     rng.cpu / rng.cuda       torch's global generator states (dropout)
     rng.perm                 the generator of the per-epoch permutation
     best.<name>              with early stopping: the best epoch's weights (restored at the end)
@@ -53,6 +54,11 @@ def capture(
         for key, value in pstate.items():
             if isinstance(value, torch.Tensor):
                 tensors[f"optim.{idx}.{key}"] = value.detach().clone()
+            elif isinstance(value, list | tuple) and value and isinstance(value[0], torch.Tensor):
+                # L-BFGS keeps lists of tensors (its curvature history)
+                for j, item in enumerate(value):
+                    tensors[f"optlist.{idx}.{key}.{j}"] = item.detach().clone()
+                scalars.setdefault(str(idx), {}).setdefault("__lists__", {})[key] = len(value)
             else:
                 scalars.setdefault(str(idx), {})[key] = value
     tensors["rng.cpu"] = torch.get_rng_state()
@@ -132,7 +138,11 @@ def optimizer_state(
             _, idx, key = name.split(".", 2)
             state.setdefault(int(idx), {})[key] = value
     for idx, values in meta.get("optim_scalars", {}).items():
+        values = dict(values)
+        lists = values.pop("__lists__", {})
         state.setdefault(int(idx), {}).update(values)
+        for key, count in lists.items():
+            state[int(idx)][key] = [tensors[f"optlist.{idx}.{key}.{j}"] for j in range(count)]
     groups = optimizer.state_dict()["param_groups"]
     for group, saved in zip(groups, meta.get("param_groups", []), strict=False):
         if "lr" in saved:

@@ -88,7 +88,7 @@ def loss_functions(head: str, loss: str) -> tuple[LossFn, LossFn, bool]:
         return F.cross_entropy, F.cross_entropy, False
 
     def squeezed(fn: Callable[..., torch.Tensor], **kw: Any) -> LossFn:
-        return lambda out, y: fn(out.squeeze(-1).float(), y, **kw)
+        return lambda out, y: fn(out.squeeze(-1), y, **kw)
 
     if head == "binary":
         bce = squeezed(F.binary_cross_entropy_with_logits)
@@ -179,9 +179,14 @@ def _fit(
     if cuda and t.compile:
         fwd = torch.compile(net)  # type: ignore[assignment]
 
+    plain = autocast is contextlib.nullcontext
+
     def batch_objective(xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with autocast():
+        if plain:
             loss = objective(fwd(xb), yb)
+        else:
+            with autocast():
+                loss = objective(fwd(xb), yb)
         total = loss
         if t.l1 > 0:
             total = total + t.l1 * torch.stack([p.abs().sum() for p in l1_params]).sum()
@@ -204,9 +209,12 @@ def _fit(
     grad_error: float | None = None
     if ctx.resume is not None:
         r = _restore(ctx, config, net, optimizer, gen, device)
-        start_epoch, best_loss, best_epoch, ref_loss = r["start"], r["best"], r["best_epoch"], r[
-            "ref_loss"
-        ]
+        start_epoch, best_loss, best_epoch, ref_loss = (
+            r["start"],
+            r["best"],
+            r["best_epoch"],
+            r["ref_loss"],
+        )
         best_emitted = best_epoch
         schedule.state = r["schedule"]
         bad_epochs, done, best_weights = r["bad_epochs"], r["done"], r["best_weights"]
@@ -276,7 +284,11 @@ def _fit(
             if lbfgs:
                 losses: list[torch.Tensor] = []
 
-                def closure(xb: torch.Tensor = xb, yb: torch.Tensor = yb) -> torch.Tensor:
+                def closure(
+                    xb: torch.Tensor = xb,
+                    yb: torch.Tensor = yb,
+                    losses: list[torch.Tensor] = losses,
+                ) -> torch.Tensor:
                     optimizer.zero_grad(set_to_none=True)
                     loss, obj = batch_objective(xb, yb)
                     obj.backward()
@@ -295,7 +307,7 @@ def _fit(
                     nn.utils.clip_grad_norm_(trainable, t.grad_clip, foreach=True)
                 optimizer.step()
                 loss = loss.detach()
-            total.add_(loss.float(), alpha=1 if sums else xb.shape[0])
+            total.add_(loss, alpha=1 if sums else xb.shape[0])
             if first is None:
                 first = loss / xb.shape[0] if sums else loss
 
@@ -371,7 +383,7 @@ def _fit(
         cb.on_checkpoint(start_epoch - 1, "final", ckpt.encode(snapshot(start_epoch - 1, done)))
     if es is not None and not done and best_weights is not None:
         net.load_state_dict(best_weights)  # ran every epoch: still return the best weights
-    info = {
+    info: dict[str, Any] = {
         "best_epoch": best_epoch,
         "monitor": monitor_name,
         "trainable_parameters": sum(p.numel() for p in trainable),

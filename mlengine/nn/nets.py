@@ -25,17 +25,19 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 def init_weights(net: nn.Module, scheme: str, activation: str) -> None:
-    """Xavier (Glorot), He (Kaiming) or N(0, 0.01^2) for linear and conv weights; zero biases."""
+    """Xavier (Glorot), He (Kaiming) or N(0, 0.01^2) for linear and conv weights, zero biases;
+    ``auto`` keeps PyTorch's default (uniform in +-1/sqrt(fan_in), weights and biases)."""
     if scheme == "auto":
-        scheme = "he" if activation in ("relu", "leaky_relu") else "xavier"
-    gain_name = {"leaky_relu": "leaky_relu", "tanh": "tanh", "relu": "relu"}.get(activation)
+        return
+    gains: dict[str, Any] = {"leaky_relu": "leaky_relu", "tanh": "tanh", "relu": "relu"}
+    gain_name = gains.get(activation)
+    nonlin: Any = "leaky_relu" if activation == "leaky_relu" else "relu"
     for m in net.modules():
         if isinstance(m, nn.Linear | nn.Conv2d):
             if scheme == "xavier":
                 gain = nn.init.calculate_gain(gain_name) if gain_name else 1.0
                 nn.init.xavier_uniform_(m.weight, gain=gain)
             elif scheme == "he":
-                nonlin = "leaky_relu" if activation == "leaky_relu" else "relu"
                 nn.init.kaiming_normal_(m.weight, nonlinearity=nonlin)
             else:
                 nn.init.normal_(m.weight, 0.0, 0.01)
@@ -169,6 +171,7 @@ class Transformer(nn.Module):
             sinusoidal(steps, d) if kind == "sinusoidal" else torch.zeros(0),
             persistent=False,
         )
+        self.has_fixed_pos = kind == "sinusoidal"
         if self.use_cls:
             self.cls = nn.Parameter(torch.zeros(1, 1, d))
         layer = nn.TransformerEncoderLayer(
@@ -192,7 +195,7 @@ class Transformer(nn.Module):
             z = torch.cat([self.cls.expand(z.shape[0], -1, -1), z], dim=1)
         if self.pos is not None:
             z = z + self.pos
-        elif self.fixed_pos.numel():
+        elif self.has_fixed_pos:
             z = z + self.fixed_pos
         z = self.norm(self.encoder(z))
         pooled = z[:, 0] if self.use_cls else z.mean(dim=1)
