@@ -128,3 +128,59 @@ def test_bad_shapes_are_refused_before_queueing(api: httpx.Client, digits) -> No
         detail = r.json()["detail"][0]
         assert detail["loc"] == loc and words in detail["msg"], detail
     assert len(api.get("/v1/jobs", params={"limit": 1000}).json()["items"]) == before
+
+
+def _final_weights(api: httpx.Client, job_id: str) -> dict[str, Any]:
+    from safetensors.torch import load
+
+    ckpts = api.get(f"/v1/jobs/{job_id}/checkpoints").json()["items"]
+    final = next(c for c in ckpts if c["kind"] == "final")
+    data = api.get(f"/v1/jobs/{job_id}/checkpoints/{final['id']}/data").content
+    return {k: v for k, v in load(data).items() if k.startswith("model.")}
+
+
+def test_transfer_learning_starts_from_another_job(api: httpx.Client) -> None:
+    ds = _upload(api, "bc.csv", breast_cancer_csv())
+    base = {
+        "dataset_id": ds["id"],
+        "target": "target",
+        "model": {"type": "mlp", "params": {"hidden_layers": [16, 8]}},
+        "training": {"epochs": 3, "learning_rate": 0.01},
+    }
+    source = api.post("/v1/jobs", json=base).json()
+    source = wait_for(api, source["id"], ("succeeded", "failed"))
+    assert source["status"] == "succeeded", source["error"]
+    model = api.get(f"/v1/models/{source['model_id']}").json()
+    assert model["info"]["layers"] == ["body.0", "body.1", "head"]
+
+    spec = {**base, "init_from": {"job_id": source["id"], "freeze": ["body.0"]}}
+    tuned = api.post("/v1/jobs", json=spec)
+    assert tuned.status_code == 202, tuned.text
+    tuned_job = wait_for(api, tuned.json()["id"], ("succeeded", "failed"))
+    assert tuned_job["status"] == "succeeded", tuned_job["error"]
+    assert tuned_job["metrics"]["test_accuracy"] >= 0.9
+    # It starts where the source ended, not from scratch.
+    first = [
+        metric_points(api, j, name="train_loss")[0]["value"]
+        for j in (source["id"], tuned_job["id"])
+    ]
+    assert first[1] < first[0]
+    before, after = _final_weights(api, source["id"]), _final_weights(api, tuned_job["id"])
+    frozen = [k for k in before if k.startswith("model.body.0.")]
+    assert frozen and all(before[k].equal(after[k]) for k in frozen)
+    assert not before["model.head.weight"].equal(after["model.head.weight"])
+
+    logistic = api.post(
+        "/v1/jobs",
+        json={"dataset_id": ds["id"], "target": "target", "model": {"type": "logistic_regression"}},
+    ).json()
+    wait_for(api, logistic["id"], ("succeeded", "failed"))
+    for init_from, words in [
+        ({"job_id": "job_missing"}, "not found"),
+        ({"job_id": logistic["id"]}, "trained a logistic_regression"),
+        ({"job_id": source["id"], "freeze": ["trunk"]}, "trunk"),
+    ]:
+        r = api.post("/v1/jobs", json={**base, "init_from": init_from})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"][:2] == ["body", "init_from"]
+        assert words in str(r.json()["detail"]), r.text
