@@ -54,6 +54,12 @@ def _worker_argv(queues: str | None, concurrency: int) -> list[str]:
     ]
 
 
+def _torch_threads(concurrency: int) -> int:
+    """Jobs running side by side share the cores instead of each taking all of them."""
+    configured = get_settings().torch_threads
+    return configured if configured > 0 else max(1, (os.cpu_count() or 1) // max(1, concurrency))
+
+
 def _stop_with_parent() -> None:
     """In the worker child: get SIGTERM when ``serve`` dies, however it dies (uvicorn
     re-raises SIGTERM after its shutdown, so ``serve``'s own cleanup may never run)."""
@@ -103,14 +109,17 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "api":
         _api(args.host, args.port)
     elif args.command == "worker":
+        os.environ["DESCENT_TORCH_THREADS"] = str(_torch_threads(args.concurrency))
         os.execv(sys.executable, _worker_argv(args.queues, args.concurrency))
     elif args.command == "serve":
         _migrate()
         settings = get_settings()
         # One machine: the worker takes CPU and GPU jobs alike.
         queues = f"{settings.default_queue},{settings.gpu_queue}"
+        worker_env = {**os.environ, "DESCENT_TORCH_THREADS": str(_torch_threads(1))}
         worker_proc = subprocess.Popen(
             _worker_argv(queues, 1),
+            env=worker_env,
             preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
         )
         try:

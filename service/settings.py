@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     reaper_interval: float = 10.0
     max_attempts: int = 3
 
+    # Torch threads per job process; 0: the machine's cores divided by the worker concurrency.
+    torch_threads: int = 0
+
     model_cache_size: int = 16
     log_level: str = "INFO"
 

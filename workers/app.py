@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from celery.signals import worker_init, worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
 from service.queue import get_celery
 from service.reaper import start_reaper
+from service.settings import get_settings
 
 app = get_celery()
 app.conf.include = ["workers.tasks"]
@@ -24,6 +25,15 @@ def _preload(**_: Any) -> None:
     import torch  # noqa: F401
 
     import mlengine.train  # noqa: F401
+
+
+@worker_process_init.connect
+def _size_threads(**_: Any) -> None:
+    threads = get_settings().torch_threads
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 @worker_ready.connect
