@@ -207,6 +207,18 @@ def _hints(kind: str, params: Any) -> tuple[str, str]:
             "wider or more hidden layers, more epochs",
             "fewer or narrower layers, more dropout",
         ),
+        "cnn": (
+            "more channels or conv blocks, a wider dense head, more epochs",
+            "fewer channels, more dropout or weight_decay, early_stopping",
+        ),
+        "rnn": (
+            "a larger hidden_size or more num_layers, more epochs",
+            "a smaller hidden_size, dropout or weight_decay, early_stopping",
+        ),
+        "transformer": (
+            "a larger d_model or more n_layers, more epochs",
+            "fewer layers, more dropout or weight_decay, early_stopping",
+        ),
     }
     return table.get(kind, ("a more flexible model", "a simpler model"))
 

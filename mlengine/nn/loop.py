@@ -498,4 +498,8 @@ def _finish(
         meta, {PREPROCESS: skops_dumps(d.preprocessor), MODEL_SAFETENSORS: weights}
     )
     extra = {"split": d.split_info, "device": str(device), **info}
+    if d.task in ("classification", "regression"):
+        from mlengine.evaluation import diagnose
+
+        extra["diagnosis"] = diagnose(ctx, metrics)
     return TrainResult(metrics=metrics, artifact=artifact, info=info_from_meta(meta), extra=extra)
