@@ -254,11 +254,18 @@ def diagnose(ctx: TrainContext, metrics: dict[str, float]) -> dict[str, Any]:
     train_score = metrics.get(f"train_{score}", float("nan"))
     out: dict[str, Any] = {
         "metric": score,
-        "train_score": train_score,
+        "train_score": train_score if math.isfinite(train_score) else None,
         "val_score": metrics[f"{source}_{score}"] if source else None,
         "baseline_score": baseline,
         "val_split": source,
     }
+    if not math.isfinite(train_score):
+        out["verdict"] = None
+        out["advice"] = [
+            f"no training {score} could be computed (too few training rows); "
+            "upload more rows to get a diagnosis"
+        ]
+        return out
     train_skill = _skill(1.0 - train_score, base_err)
     more, less = _hints(ctx.kind.name, ctx.params)
     bias = train_skill < HIGH_BIAS_SKILL

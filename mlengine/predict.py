@@ -47,7 +47,9 @@ def _fits(value: Any, dtype: str) -> bool:
         return True
     if dtype == "float":
         return _is_int(value) or (
-            isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+            isinstance(value, numbers.Real)
+            and not isinstance(value, bool | np.bool_)
+            and not math.isinf(value)
         )
     if dtype == "int":
         if _is_int(value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,3 +62,14 @@ class TrainResult:
     artifact: bytes  # the whole model (preprocessing + weights) in a safe format
     info: ModelInfo
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"diagnosis": {...}}
+
+
+def json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: such figures become null, however deep they sit."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

@@ -30,14 +30,22 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, n: int) -> list[Any]:
+def decode_cursor(cursor: str, keys: list[InstrumentedAttribute[Any]]) -> list[Any]:
+    """The key values a cursor holds, each of its column's type; 422 for anything else."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(values, list) or len(values) != n:
+        if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError
-        return values
-    except ValueError:
+        out = []
+        for key, value in zip(keys, values, strict=True):
+            if _is_datetime(key):
+                value = datetime.fromisoformat(value)
+            elif not isinstance(value, key.type.python_type) or isinstance(value, bool):
+                raise ValueError
+            out.append(value)
+        return out
+    except (ValueError, TypeError):
         raise Unprocessable.at(
             ["query", "cursor"], "invalid cursor; pass the next_cursor of the previous page"
         ) from None
@@ -59,11 +67,7 @@ def paginate(
 ) -> tuple[list[Any], str | None]:
     """Rows of ``stmt`` ordered by ``keys`` (the last key unique), one page at a time."""
     if cursor:
-        values = decode_cursor(cursor, len(keys))
-        values = [
-            datetime.fromisoformat(v) if _is_datetime(k) else v
-            for k, v in zip(keys, values, strict=True)
-        ]
+        values = decode_cursor(cursor, keys)
         row_key = tuple_(*keys)
         # Bind with each column's own type, so a datetime compares as the column stores it.
         bound = tuple_(*[literal(v, type_=k.type) for k, v in zip(keys, values, strict=True)])

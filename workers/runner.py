@@ -19,10 +19,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from mlengine import Callbacks, TrainingError, TrainingStopped
+from mlengine import Callbacks, SpecError, TrainingError, TrainingStopped
 from mlengine.callbacks import CheckpointKind
 from mlengine.spec import JobSpec
 from mlengine.train import train
+from mlengine.types import json_safe
 from service.blobs import put_blob, read_blob
 from service.datasets.ingest import from_parquet_bytes
 from service.datasets.tables import Dataset
@@ -33,13 +34,6 @@ from service.models.tables import Model
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("descent.worker")
-
-
-def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no NaN or infinity: such figures become null."""
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()
-    }
 
 
 def _insert_points(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -96,6 +90,8 @@ class JobCallbacks(Callbacks):
     def on_checkpoint(self, step: int, kind: CheckpointKind, data: bytes) -> None:
         self.flush()
         with session_scope() as session:
+            if not self._still_owned(session):
+                return
             blob = put_blob(session, data)
             session.add(
                 Checkpoint(
@@ -116,12 +112,23 @@ class JobCallbacks(Callbacks):
     def start(self) -> None:
         self._thread.start()
 
+    def _still_owned(self, session: Session) -> bool:
+        """Whether this run still owns the job; a run that lost it (its heartbeat went stale
+        and another run took over) writes nothing more and stops."""
+        if not self._lost:
+            token = session.scalar(select(Job.run_token).where(Job.id == self.job_id))
+            if token != self.token:
+                self._lost = True
+                self._stop.set()
+        return not self._lost
+
     def flush(self) -> None:
         with self._lock:
             points, self._points = self._points, []
         if points:
             with session_scope() as session:
-                _insert_points(session, points)
+                if self._still_owned(session):
+                    _insert_points(session, points)
 
     def _beat(self) -> None:
         with self._lock:
@@ -138,10 +145,10 @@ class JobCallbacks(Callbacks):
         last_beat = time.monotonic()
         while not self._closing.wait(0.5):
             try:
-                self.flush()
                 if time.monotonic() - last_beat >= self.settings.heartbeat_interval:
                     self._beat()
                     last_beat = time.monotonic()
+                self.flush()
             except Exception:  # noqa: BLE001 - a passing database error must not stop training
                 log.exception("job %s: writing metrics/heartbeat failed; will retry", self.job_id)
 
@@ -182,7 +189,9 @@ def _load(session: Session, job: Job) -> tuple[JobSpec, Any, bytes | None]:
     reset_after(session, job.id, ckpt.step if ckpt else None)
     table = None
     if spec.dataset_id is not None:
-        dataset = session.get(Dataset, spec.dataset_id) if job.dataset_id else None
+        dataset = session.scalar(
+            select(Dataset).where(Dataset.id == job.dataset_id, Dataset.owner_id == job.owner_id)
+        )
         if dataset is None:
             raise TrainingError(
                 "dataset_missing",
@@ -220,6 +229,12 @@ def run_job(job_id: str) -> None:
         callbacks.close()
         _end(job_id, token, status="failed", error={"type": exc.type, "message": exc.message})
         return
+    except SpecError as exc:
+        # Checks that need the data itself (rare: the spec was checked against the
+        # dataset's profile at submit).
+        callbacks.close()
+        _end(job_id, token, status="failed", error={"type": "spec", "message": str(exc)})
+        return
     except Exception as exc:
         log.exception("job %s failed", job_id)
         callbacks.close()
@@ -231,7 +246,7 @@ def run_job(job_id: str) -> None:
         )
         return
     callbacks.close()
-    metrics = _finite(result.metrics)
+    metrics = json_safe(result.metrics)
     with session_scope() as session:
         model = session.scalar(select(Model).where(Model.job_id == job_id))
         if model is None:
@@ -245,7 +260,7 @@ def run_job(job_id: str) -> None:
                 model_type=result.info.model_type,
                 inputs=result.info.inputs,
                 classes=result.info.classes,
-                info=result.info.extra,
+                info=json_safe(result.info.extra),
                 metrics=metrics,
                 blob_id=blob.id,
             )
@@ -259,7 +274,7 @@ def run_job(job_id: str) -> None:
             status="succeeded",
             metrics=metrics,
             model_id=model.id,
-            diagnosis=result.extra.get("diagnosis"),
+            diagnosis=json_safe(result.extra.get("diagnosis")),
             progress=progress,
         ):
             session.rollback()

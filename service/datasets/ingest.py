@@ -182,8 +182,8 @@ def _read_npz(path: Path) -> tuple[pa.Table, list[int] | None]:
     x = arrays["X"]
     if x.ndim < 2 or x.shape[0] == 0:
         raise Unprocessable(f"NPZ 'X' must have shape (n_samples, ...); it has shape {x.shape}")
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
-        raise Unprocessable(f"NPZ 'X' must be numeric; its dtype is {x.dtype}")
+    if x.dtype.kind not in "biuf":
+        raise Unprocessable(f"NPZ 'X' must hold real numbers or booleans; its dtype is {x.dtype}")
     flat = x.reshape(x.shape[0], -1)
     width = len(str(flat.shape[1] - 1))
     columns = {f"x{i:0{width}d}": pa.array(flat[:, i]) for i in range(flat.shape[1])}
@@ -193,6 +193,10 @@ def _read_npz(path: Path) -> tuple[pa.Table, list[int] | None]:
             raise Unprocessable(
                 f"NPZ 'y' must be one-dimensional with {x.shape[0]} values (one per row of X); "
                 f"it has shape {y.shape}"
+            )
+        if y.dtype.kind not in "biufUS":
+            raise Unprocessable(
+                f"NPZ 'y' must hold numbers, booleans or strings; its dtype is {y.dtype}"
             )
         columns["y"] = pa.array(y.tolist() if y.dtype.kind in "US" else y)
     sample_shape = list(x.shape[1:]) if x.ndim > 2 else None

@@ -38,8 +38,8 @@ def rows_from_body(body: dict[str, Any], columns: list[str], max_rows: int) -> l
         if not isinstance(value, dict) or not isinstance(value.get("data"), list):
             raise _bad("dataframe_split needs {'columns': [...], 'data': [[...], ...]}")
         split_cols = value.get("columns", columns)
-        if not isinstance(split_cols, list):
-            raise _bad("dataframe_split.columns must be a list of column names")
+        if not isinstance(split_cols, list) or not all(isinstance(c, str) for c in split_cols):
+            raise _bad("dataframe_split.columns must be a list of column names (strings)")
         rows = value["data"]
         check_row_count(rows, max_rows)
         return [_row_from_list(r, i, split_cols) for i, r in enumerate(rows)]

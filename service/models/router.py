@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mlengine import InputError
 from mlengine.predict import load_predictor
+from mlengine.types import json_safe
 from service.auth.keys import OwnerDep
 from service.auth.tables import Owner
 from service.blobs import read_blob
@@ -92,11 +93,11 @@ def predict(
             raise Unprocessable.at(["body", key], "send a list of observations, one per row")
         check_row_count(observations, get_settings().max_predict_rows)
         try:
-            return PredictOut(**predictor.predict_observations(observations))
+            return PredictOut(**json_safe(predictor.predict_observations(observations)))
         except InputError as exc:
             raise Unprocessable.at(["body", key], str(exc)) from None
     rows = rows_from_body(body, predictor.columns_in_order(), get_settings().max_predict_rows)
     try:
-        return PredictOut(**predictor.predict(rows))
+        return PredictOut(**json_safe(predictor.predict(rows)))
     except InputError as exc:
         raise Unprocessable.at(["body"], str(exc)) from None

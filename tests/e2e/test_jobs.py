@@ -285,6 +285,8 @@ def test_prediction_input_errors(api: httpx.Client, cancer: dict[str, Any]) -> N
         ({"records": [{"mean_radius": 14.0}]}, "mean_texture"),
         ({"records": [{"mean_radius": 14.0, "mean_texture": 1, "x": 1}]}, "'x'"),
         ({"records": [{"mean_radius": "big", "mean_texture": 1}]}, "mean_radius"),
+        ({"records": [{"mean_radius": float("inf"), "mean_texture": 1}]}, "mean_radius"),
+        ({"dataframe_split": {"columns": [["a"], "b"], "data": [[1, 2]]}}, "strings"),
         ({"instances": [[1.0, 2.0, 3.0]]}, "expected 2"),
         ({"rows": [[1.0, 2.0]]}, "records"),
         ({"records": []}, "at least one"),

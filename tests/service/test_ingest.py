@@ -64,3 +64,15 @@ def test_ragged_row_names_its_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "a,b\n" + rows + "1,2,3\n")
     with pytest.raises(ApiError, match="line 5002: expected 2 fields"):
         ingest(path, "d.csv", Settings(data_dir=tmp_path))
+
+
+def test_npz_of_complex_numbers_is_refused(tmp_path: Path) -> None:
+    import numpy as np
+
+    path = tmp_path / "c.npz"
+    np.savez(path, X=np.ones((4, 2), dtype=np.complex64))
+    with pytest.raises(ApiError, match="real numbers"):
+        ingest(path, "c.npz", Settings(data_dir=tmp_path))
+    np.savez(path, X=np.ones((4, 2)), y=np.ones(4, dtype=np.complex128))
+    with pytest.raises(ApiError, match="'y' must hold"):
+        ingest(path, "c.npz", Settings(data_dir=tmp_path))

@@ -73,3 +73,9 @@ def test_predictor_cache_keeps_the_newest() -> None:
     for key in ("a", "b", "a", "c", "a", "b"):
         cache.get(key, loader(key))  # type: ignore[arg-type]
     assert loads == ["a", "b", "c", "b"]
+
+
+def test_split_columns_must_be_names() -> None:
+    body = {"dataframe_split": {"columns": [["a"], "b"], "data": [[1.0, "x"]]}}
+    with pytest.raises(Unprocessable, match="strings"):
+        rows_from_body(body, COLUMNS, 100)
