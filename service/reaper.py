@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from service.jobs.store import reap_stale
+from service.jobs.store import reap_stale, resend_unsent
 from service.queue import enqueue_job
 from service.settings import get_settings
 
@@ -19,6 +19,7 @@ def start_reaper(stop: threading.Event) -> threading.Thread:
         while not stop.wait(settings.reaper_interval):
             try:
                 reap_stale(settings, enqueue_job)
+                resend_unsent(settings, enqueue_job)
             except Exception:  # noqa: BLE001 - keep reaping after a passing database error
                 log.exception("reaper pass failed")
 

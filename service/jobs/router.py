@@ -20,7 +20,7 @@ from service.datasets.tables import Dataset
 from service.db import SessionDep, new_id, utcnow
 from service.errors import Conflict, NotFound, Unavailable, Unprocessable
 from service.jobs.schemas import CheckpointOut, JobOut, JobStatus, MetricPointOut
-from service.jobs.store import get_owned_job
+from service.jobs.store import get_owned_job, mark_enqueued
 from service.jobs.tables import ACTIVE_STATUSES, Checkpoint, Job, MetricPoint
 from service.pagination import CursorQuery, LimitQuery, Page, paginate
 from service.queue import enqueue_job, queue_for
@@ -170,6 +170,7 @@ def create_job(
             f"the job queue (broker) did not answer ({type(exc).__name__}); nothing was "
             "saved; try again once GET /readyz answers 200"
         ) from None
+    mark_enqueued(session, job.id)
     return JobOut.model_validate(job)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -102,6 +102,43 @@ def reset_after(session: Session, job_id: str, step: int | None) -> None:
     delete_blobs(session, [c.blob_id for c in stale])
 
 
+def mark_enqueued(session: Session, job_id: str) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued")
+        .values(enqueued_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def send(requeue: Any, job_id: str, queue: str) -> bool:
+    """Hand a queued job to the queue and note that it left; False if the broker failed
+    (the job stays un-enqueued and the next reaper pass tries again)."""
+    try:
+        requeue(job_id, queue)
+    except Exception:  # noqa: BLE001 - the broker may be down; retried on the next pass
+        log.exception("job %s: could not enqueue; will retry", job_id)
+        return False
+    with session_scope() as session:
+        mark_enqueued(session, job_id)
+    return True
+
+
+def resend_unsent(settings: Settings, requeue: Any) -> list[str]:
+    """Queued jobs whose message never reached the queue (the broker failed, or the process
+    died between the commit and the send), older than a grace period: send them."""
+    cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
+    with session_scope() as session:
+        unsent = list(
+            session.execute(
+                select(Job.id, Job.queue)
+                .where(Job.status == "queued", Job.enqueued_at.is_(None), Job.created_at < cutoff)
+                .limit(100)
+            )
+        )
+    return [job_id for job_id, queue in unsent if send(requeue, job_id, queue)]
+
+
 def reap_stale(settings: Settings, requeue: Any) -> list[str]:
     """Running jobs whose worker stopped beating: requeue them (they resume from their newest
     checkpoint) or, past ``max_attempts``, fail them. ``requeue(job_id, queue)`` enqueues."""
@@ -133,7 +170,7 @@ def reap_stale(settings: Settings, requeue: Any) -> list[str]:
                     },
                 }
             else:
-                values = {"status": "queued", "run_token": None}
+                values = {"status": "queued", "run_token": None, "enqueued_at": None}
             result = session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == "running", Job.heartbeat_at == seen)
@@ -145,7 +182,7 @@ def reap_stale(settings: Settings, requeue: Any) -> list[str]:
             touched.append(job_id)
             log.warning("job %s: worker silent since %s -> %s", job_id, seen, values["status"])
             if values["status"] == "queued":
-                requeue(job_id, queue)
+                send(requeue, job_id, queue)
     return touched
 
 
@@ -156,7 +193,3 @@ def newest_checkpoint(session: Session, job_id: str) -> Checkpoint | None:
         .order_by(Checkpoint.step.desc(), Checkpoint.created_at.desc())
         .limit(1)
     )
-
-
-def as_utc(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None

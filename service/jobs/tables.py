@@ -45,6 +45,9 @@ class Job(Base):
     run_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the queue accepted the job's message; null while none has been sent, so a
+    # queued job whose message never left is sent again by the reaper.
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
