@@ -25,6 +25,18 @@ def _iris_csv() -> bytes:
     return frame.to_csv(index=False).encode()
 
 
+def _digits_csv() -> bytes:
+    from sklearn.datasets import load_digits
+
+    data = load_digits(as_frame=True)
+    frame = data.frame.rename(columns={"target": "digit"})
+    return frame.to_csv(index=False).encode()
+
+
+def _first_rows(csv: bytes, target: str, n: int = 2) -> list[dict[str, Any]]:
+    return pd.read_csv(io.BytesIO(csv)).drop(columns=[target]).head(n).to_dict(orient="records")
+
+
 IRIS_ROWS = [
     {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
     {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3},
@@ -44,29 +56,29 @@ JOBS: dict[str, tuple[str, dict[str, Any], str, float, list[dict[str, Any]]]] = 
             "split": {"kfold": 5, "test": 0.2},
         },
         "cv_accuracy",
-        0.85,
+        0.9,
         IRIS_ROWS,
     ),
     "knn": (
         "iris",
         {"target": "species", "model": {"type": "knn"}},
         "test_accuracy",
-        0.85,
+        0.9,
         IRIS_ROWS,
     ),
     "naive_bayes": (
         "iris",
         {"target": "species", "model": {"type": "naive_bayes"}},
         "test_accuracy",
-        0.85,
+        0.9,
         IRIS_ROWS,
     ),
-    "svm": (
-        "iris",
-        {"target": "species", "model": {"type": "svm"}},
+    "svm": (  # RBF kernel on digits, as in scikit-learn's own example
+        "digits",
+        {"target": "digit", "model": {"type": "svm", "params": {"kernel": "rbf"}}},
         "test_accuracy",
-        0.85,
-        IRIS_ROWS,
+        0.96,
+        _first_rows(_digits_csv(), "digit"),
     ),
     "decision_tree": (
         "iris",
@@ -76,7 +88,7 @@ JOBS: dict[str, tuple[str, dict[str, Any], str, float, list[dict[str, Any]]]] = 
             "split": {"validation": 0.2, "test": 0.2, "learning_curve": 3},
         },
         "test_accuracy",
-        0.85,
+        0.9,
         IRIS_ROWS,
     ),
     "random_forest": (
@@ -90,7 +102,7 @@ JOBS: dict[str, tuple[str, dict[str, Any], str, float, list[dict[str, Any]]]] = 
         "iris",
         {"target": "species", "model": {"type": "adaboost", "params": {"n_estimators": 20}}},
         "test_accuracy",
-        0.85,
+        0.9,
         IRIS_ROWS,
     ),
     "gradient_boosting": (
@@ -109,7 +121,7 @@ JOBS: dict[str, tuple[str, dict[str, Any], str, float, list[dict[str, Any]]]] = 
         {"target": "target", "model": {"type": "linear_regression"}, "seed": 1},
         "test_r2",
         0.4,
-        [],
+        _first_rows(diabetes_csv(), "target"),
     ),
     "kmeans": (
         "iris",
@@ -138,7 +150,12 @@ JOBS: dict[str, tuple[str, dict[str, Any], str, float, list[dict[str, Any]]]] = 
 @pytest.fixture(scope="module")
 def datasets(api: httpx.Client) -> dict[str, str]:
     out = {}
-    for name, body in (("iris", _iris_csv()), ("mixed", mixed_csv()), ("diabetes", diabetes_csv())):
+    for name, body in (
+        ("iris", _iris_csv()),
+        ("mixed", mixed_csv()),
+        ("diabetes", diabetes_csv()),
+        ("digits", _digits_csv()),
+    ):
         r = api.post("/v1/datasets", files={"file": (f"{name}.csv", body)})
         assert r.status_code == 201, r.text
         out[name] = r.json()["id"]
@@ -173,8 +190,6 @@ def test_classical_kind_end_to_end(
     else:
         assert job["diagnosis"] is None and model["classes"] is None
         assert "species" not in [i["name"] for i in model["inputs"]]
-    if not rows:
-        return
     r = api.post(f"/v1/models/{job['model_id']}/predict", json={"records": rows})
     assert r.status_code == 200, r.text
     out = r.json()
@@ -183,8 +198,13 @@ def test_classical_kind_end_to_end(
         assert set(out["predictions"]) <= set(model["classes"])
         if spec["target"] == "species":
             assert out["predictions"] == ["setosa", "virginica"]
+        if spec["target"] == "digit":
+            assert out["predictions"] == [0, 1]
         cm = model["info"]["confusion_matrix"]
         assert cm["labels"] == model["classes"] and len(cm["test"]) == len(cm["labels"])
+    elif task == "regression":
+        assert all(isinstance(p, float) for p in out["predictions"])
+        assert len(out["predictions"]) == len(rows) and "probabilities" not in out
     elif task == "clustering":
         ids = out["predictions"]
         assert all(isinstance(i, int) for i in ids) and ids[0] != ids[1]

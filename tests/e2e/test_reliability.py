@@ -9,7 +9,7 @@ import httpx
 
 from service.queue import RUN_JOB_TASK, make_celery
 from service.settings import Settings
-from tests.conftest import Stack, metric_points, wait_for
+from tests.conftest import Stack, metric_points, spawn, stop, wait_for
 from tests.data import big_regression_csv, breast_cancer_csv
 
 
@@ -86,3 +86,46 @@ def test_redelivered_task_does_not_duplicate(stack: Stack, api: httpx.Client) ->
     after = api.get("/v1/models", params={"limit": 1000}).json()["items"]
     assert [m["id"] for m in after if m["job_id"] == job["id"]] == [done["model_id"]]
     assert len(after) == len(models) + 1
+
+
+def test_duplicate_delivered_while_running_is_skipped(stack: Stack, api: httpx.Client) -> None:
+    """A second worker receives the same job while the first runs it: it must not run it."""
+    ds = api.post("/v1/datasets", files={"file": ("r.csv", big_regression_csv(n=4000))}).json()
+    epochs = 12
+    job = api.post(
+        "/v1/jobs",
+        json={
+            "dataset_id": ds["id"],
+            "target": "y",
+            "model": {"type": "mlp", "params": {"hidden_layers": [64]}},
+            "training": {"epochs": epochs, "batch_size": 16},
+        },
+    ).json()
+    wait_for(api, job["id"], ("running",))
+    log = stack.data_dir / "second-worker.log"
+    env = stack.env
+    queues = f"{env['DESCENT_DEFAULT_QUEUE']},{env['DESCENT_GPU_QUEUE']}"
+    second = spawn(["worker", "--queues", queues], env, log)
+    try:
+        deadline = time.monotonic() + 90
+        while "ready." not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline and second.poll() is None, log.read_text()
+            time.sleep(0.2)
+        settings = Settings(
+            data_dir=Path(env["DESCENT_DATA_DIR"]),
+            broker_url=env.get("DESCENT_BROKER_URL"),
+            default_queue=env["DESCENT_DEFAULT_QUEUE"],
+        )
+        make_celery(settings).send_task(RUN_JOB_TASK, args=[job["id"]], queue=queues.split(",")[0])
+        while f"job {job['id']}: not queued" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        assert api.get(f"/v1/jobs/{job['id']}").json()["status"] == "running"
+    finally:
+        stop(second)
+    done = wait_for(api, job["id"], ("succeeded", "failed"))
+    assert done["status"] == "succeeded" and done["attempts"] == 1
+    points = metric_points(api, job["id"], name="train_loss")
+    assert [p["step"] for p in points] == list(range(1, epochs + 1))
+    models = api.get("/v1/models", params={"limit": 1000}).json()["items"]
+    assert [m["id"] for m in models if m["job_id"] == job["id"]] == [done["model_id"]]
