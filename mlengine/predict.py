@@ -38,7 +38,7 @@ class SklearnBackend:
         return model_outputs(self.estimator, self.task, X, self.n_classes)
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_)
 
 
@@ -46,13 +46,13 @@ def _fits(value: Any, dtype: str) -> bool:
     if value is None:
         return True
     if dtype == "float":
-        return _is_int(value) or (
+        return is_int(value) or (
             isinstance(value, numbers.Real)
             and not isinstance(value, bool | np.bool_)
             and not math.isinf(value)
         )
     if dtype == "int":
-        if _is_int(value):
+        if is_int(value):
             return True
         return isinstance(value, float) and (math.isnan(value) or value.is_integer())
     if dtype == "bool":

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo
+
+from mlengine.types import Limits
 
 if TYPE_CHECKING:
     from mlengine.context import DatasetCheck, TrainContext
@@ -45,6 +47,21 @@ class StrictModel(BaseModel):
     """Base for params / training classes: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def limits_of(info: ValidationInfo) -> Limits:
+    """The limits ``validate_spec`` passes to params validators (defaults when none)."""
+    ctx = info.context or {}
+    limits = ctx.get("limits") if isinstance(ctx, dict) else None
+    return limits if isinstance(limits, Limits) else Limits()
+
+
+def check_widths(widths: list[int], info: ValidationInfo, what: str = "layer width") -> list[int]:
+    limit = limits_of(info).max_layer_width
+    too_wide = [w for w in widths if w > limit]
+    if too_wide:
+        raise ValueError(f"{what} {too_wide[0]} is over the limit of {limit} units")
+    return widths
 
 
 class NoTraining(StrictModel):

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlengine.errors import SpecError
-from mlengine.registry import ModelKind, StrictModel, register
-from mlengine.types import Limits
+from mlengine.registry import ModelKind, StrictModel, check_widths, limits_of, register
 
 if TYPE_CHECKING:
     from mlengine.context import DatasetCheck, TrainContext
@@ -25,20 +24,6 @@ Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "gelu"]
 Init = Literal["auto", "xavier", "he", "normal"]
 RegressionLoss = Literal["mse", "sse", "mae", "huber"]
 Optimizer = Literal["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "lbfgs"]
-
-
-def _limits(info: ValidationInfo) -> Limits:
-    ctx = info.context or {}
-    limits = ctx.get("limits") if isinstance(ctx, dict) else None
-    return limits if isinstance(limits, Limits) else Limits()
-
-
-def check_widths(widths: list[int], info: ValidationInfo, what: str = "layer width") -> list[int]:
-    limit = _limits(info).max_layer_width
-    too_wide = [w for w in widths if w > limit]
-    if too_wide:
-        raise ValueError(f"{what} {too_wide[0]} is over the limit of {limit} units")
-    return widths
 
 
 class NetParams(StrictModel):
@@ -128,7 +113,7 @@ class NetTraining(StrictModel):
     @field_validator("epochs")
     @classmethod
     def _epochs(cls, v: int, info: ValidationInfo) -> int:
-        limit = _limits(info).max_epochs
+        limit = limits_of(info).max_epochs
         if v > limit:
             raise ValueError(f"at most {limit} epochs are allowed (asked for {v})")
         return v

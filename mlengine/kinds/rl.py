@@ -11,17 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from mlengine.registry import ModelKind, StrictModel, register
-from mlengine.types import Limits
+from mlengine.registry import ModelKind, StrictModel, check_widths, limits_of, register
 
 TASKS = frozenset({"reinforcement"})
 Hidden = list[Annotated[int, Field(ge=1, le=4096)]]
-
-
-def _limits(info: ValidationInfo) -> Limits:
-    ctx = info.context or {}
-    limits = ctx.get("limits") if isinstance(ctx, dict) else None
-    return limits if isinstance(limits, Limits) else Limits()
 
 
 # ----------------------------------------------------------------------------- training
@@ -54,7 +47,7 @@ class _Timesteps(StrictModel):
     def _bounded(cls, v: int, info: ValidationInfo) -> int:
         if v < 1:
             raise ValueError("total_timesteps must be at least 1")
-        limit = _limits(info).max_timesteps
+        limit = limits_of(info).max_timesteps
         if v > limit:
             raise ValueError(f"at most {limit} timesteps are allowed (asked for {v})")
         return v
@@ -112,10 +105,7 @@ class _NetParams(StrictModel):
     @field_validator("hidden_layers")
     @classmethod
     def _width(cls, v: list[int], info: ValidationInfo) -> list[int]:
-        limit = _limits(info).max_layer_width
-        if any(w > limit for w in v):
-            raise ValueError(f"layer width over the limit of {limit} units")
-        return v
+        return check_widths(v, info)
 
 
 class DQNParams(_NetParams):

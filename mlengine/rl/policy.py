@@ -8,14 +8,13 @@ action probabilities; continuous actors answer the mean action, clipped to the b
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 
 from mlengine.artifact import MODEL_SAFETENSORS
 from mlengine.errors import ArtifactError, InputError
-from mlengine.predict import Predictor
+from mlengine.predict import Predictor, is_int
 from mlengine.rl.envs import encode_obs, state_index
 
 
@@ -28,14 +27,10 @@ def _space_text(desc: dict[str, Any]) -> str:
     return f"Box(shape={desc['shape']}): a list of numbers of that shape"
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_)
-
-
 def _check_discrete(desc: dict[str, Any], v: Any, where: str) -> int:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
-    if not _is_int(v):
+    if not is_int(v):
         raise InputError(f"{where}: expected an integer state, got {v!r}")
     lo = int(desc["start"])
     if not lo <= int(v) < lo + int(desc["n"]):
