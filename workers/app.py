@@ -29,11 +29,14 @@ def _preload(**_: Any) -> None:
 
 @worker_process_init.connect
 def _size_threads(**_: Any) -> None:
+    # Jobs side by side share the cores: torch's pool, and scikit-learn's OpenMP and BLAS.
     threads = get_settings().torch_threads
     if threads > 0:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(threads)
+        threadpool_limits(limits=threads)
 
 
 @worker_ready.connect

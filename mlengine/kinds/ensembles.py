@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from mlengine.types import TrainResult
 
 BOTH = frozenset({"classification", "regression"})
-# gradient_boosting fits with one thread below this many training rows (see its trainer)
-PARALLEL_BOOSTING_ROWS = 20_000
 
 
 class RandomForestParams(StrictModel):
@@ -142,14 +140,7 @@ def train_gradient_boosting(ctx: TrainContext) -> TrainResult:
         est = HistGradientBoostingClassifier(class_weight=p.class_weight, **common)
     else:
         est = HistGradientBoostingRegressor(**common)
-    if len(ctx.data.y["train"]) >= PARALLEL_BOOSTING_ROWS:
-        return fit_estimator(ctx, est)
-    # On small data OpenMP threads only add their start-up cost per tree, and on a busy
-    # machine (a worker beside the API, other jobs) they wait on each other: one thread.
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return fit_estimator(ctx, est)
+    return fit_estimator(ctx, est)
 
 
 register(
