@@ -6,6 +6,9 @@ Per update: ``n_steps`` from each of ``n_envs`` copies, advantages A = GAE(lambd
     -log pi(a|s) * A + vf_coef * (V - R)^2 - ent_coef * H
 
 with RMSprop (Stable-Baselines3's defaults: alpha 0.99, eps 1e-5).
+
+REINFORCE with a learned baseline is the same update with lambda = 1 over whole-episode
+rollouts, so ``reinforce`` runs :func:`fit_actor_critic` too.
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ import torch
 from torch import nn
 
 from mlengine.context import TrainContext
-from mlengine.kinds.rl import A2CParams, A2CTraining
-from mlengine.nn.nets import resolve_device
+from mlengine.kinds.rl import A2CParams, A2CTraining, ReinforceParams, ReinforceTraining
 from mlengine.rl import nets
-from mlengine.rl.base import RLRun
+from mlengine.rl.base import RLRun, run_seeded
 from mlengine.rl.onpolicy import Collector, advantages
 from mlengine.rl.ppo import actor_critic_configs
 from mlengine.types import TrainResult
@@ -29,23 +31,28 @@ LOG_EVERY = 100  # updates between loss points
 
 
 def train(ctx: TrainContext) -> TrainResult:
-    device = resolve_device(ctx.device)
     p = ctx.params
     assert isinstance(p, A2CParams)
-    with nets.seeded(device.type, ctx.seed, p.hidden_layers):
-        return _train(ctx, device)
+    return run_seeded(
+        ctx,
+        p.hidden_layers,
+        lambda device: fit_actor_critic(ctx, device, p.gae_lambda, p.optimizer, LOG_EVERY),
+    )
 
 
-def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
+def fit_actor_critic(
+    ctx: TrainContext, device: torch.device, lam: float, optimizer: str, log_every: int
+) -> TrainResult:
     p, t = ctx.params, ctx.training
-    assert isinstance(p, A2CParams) and isinstance(t, A2CTraining)
+    assert isinstance(p, A2CParams | ReinforceParams)
+    assert isinstance(t, A2CTraining | ReinforceTraining)
     run = RLRun(ctx)
     actor_cfg, critic_cfg = actor_critic_configs(run, p.hidden_layers, p.activation)
     actor = nets.Actor(actor_cfg).to(device)
     critic = nets.Critic(critic_cfg).to(device)
     params = [*actor.parameters(), *critic.parameters()]
     opt: torch.optim.Optimizer
-    if p.optimizer == "rmsprop":
+    if optimizer == "rmsprop":
         opt = torch.optim.RMSprop(params, lr=p.learning_rate, alpha=0.99, eps=1e-5)
     else:
         opt = torch.optim.Adam(params, lr=p.learning_rate)
@@ -73,7 +80,7 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
         run.stop_check(step)
         last = step
         ro, step = collector.collect(actor, critic, p.n_steps, step)
-        adv, returns = advantages(ro, p.gamma, p.gae_lambda)
+        adv, returns = advantages(ro, p.gamma, lam)
         n = adv.numel()
         adv, returns = adv.reshape(-1), returns.reshape(-1)
         if p.normalize_advantage and n > 1:
@@ -89,8 +96,8 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
         opt.step()
         sums += torch.stack([pg.detach(), v_loss.detach(), ent.mean().detach()])
         update += 1
-        if update % LOG_EVERY == 0 or step >= total:
-            k = update % LOG_EVERY or LOG_EVERY
+        if update % log_every == 0 or step >= total:
+            k = update % log_every or log_every
             pg_m, v_m, e_m = (sums / k).tolist()
             run.log(step, {"policy_loss": pg_m, "value_loss": v_m, "entropy": e_m})
             sums.zero_()
@@ -98,12 +105,4 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
         run.periodic_eval(step, last, act, snap)
         run.periodic_checkpoint(step, last, snap)
 
-    envs.close()
-    metrics = run.final(step, act, snap)
-    return run.result(
-        metrics,
-        {"type": "actor", "net": actor_cfg},
-        nets.to_numpy(actor.state_dict(), "net."),
-        "torch",
-        extra={"device": str(device)},
-    )
+    return run.finish(envs, step, act, snap, "actor", actor_cfg, actor, device)

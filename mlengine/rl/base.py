@@ -178,6 +178,31 @@ class RLRun:
 
     # ------------------------------------------------------------------ artifact
 
+    def finish(
+        self,
+        envs: Any,
+        step: int,
+        act: Callable[[Any], np.ndarray],
+        snapshot: Callable[[], bytes],
+        policy_type: str,
+        config: dict[str, Any],
+        net: Any,
+        device: Any,
+    ) -> TrainResult:
+        """Network algorithms' last act: close the environments, evaluate and checkpoint one
+        last time, and package the policy network's weights."""
+        from mlengine.rl import nets
+
+        envs.close()
+        metrics = self.final(step, act, snapshot)
+        return self.result(
+            metrics,
+            {"type": policy_type, "net": config},
+            nets.to_numpy(net.state_dict(), "net."),
+            "torch",
+            extra={"device": str(device)},
+        )
+
     def result(
         self,
         metrics: dict[str, float],
@@ -316,3 +341,16 @@ __all__ = [
     "encode_checkpoint",
     "final_observations",
 ]
+
+
+def run_seeded(
+    ctx: TrainContext, hidden: list[int], body: Callable[[Any], TrainResult]
+) -> TrainResult:
+    """Network algorithms: pick the device, seed torch (and size its threads), run
+    ``body(device)``."""
+    from mlengine.nn.nets import resolve_device
+    from mlengine.rl import nets
+
+    device = resolve_device(ctx.device)
+    with nets.seeded(device.type, ctx.seed, hidden):
+        return body(device)

@@ -22,9 +22,8 @@ from torch.nn import functional as F
 
 from mlengine.context import TrainContext
 from mlengine.kinds.rl import DQNParams, DQNTraining
-from mlengine.nn.nets import resolve_device
 from mlengine.rl import nets
-from mlengine.rl.base import Episodes, RLRun, final_observations
+from mlengine.rl.base import Episodes, RLRun, final_observations, run_seeded
 from mlengine.rl.envs import encode_obs
 from mlengine.types import TrainResult
 
@@ -32,11 +31,9 @@ REPORT_EVERY = 1_000  # environment steps between epsilon points, stop checks an
 
 
 def train(ctx: TrainContext) -> TrainResult:
-    device = resolve_device(ctx.device)
     p = ctx.params
     assert isinstance(p, DQNParams)
-    with nets.seeded(device.type, ctx.seed, p.hidden_layers):
-        return _train(ctx, device)
+    return run_seeded(ctx, p.hidden_layers, lambda device: _train(ctx, device))
 
 
 def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
@@ -175,12 +172,4 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
         run.periodic_eval(step, last, act, snap)
         run.periodic_checkpoint(step, last, snap)
 
-    envs.close()
-    metrics = run.final(step, act, snap)
-    return run.result(
-        metrics,
-        {"type": "q_net", "net": config},
-        nets.to_numpy(q_net.state_dict(), "net."),
-        "torch",
-        extra={"device": str(device)},
-    )
+    return run.finish(envs, step, act, snap, "q_net", config, q_net, device)

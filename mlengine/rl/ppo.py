@@ -20,19 +20,16 @@ from torch import nn
 
 from mlengine.context import TrainContext
 from mlengine.kinds.rl import PPOParams, PPOTraining
-from mlengine.nn.nets import resolve_device
 from mlengine.rl import nets
-from mlengine.rl.base import RLRun
+from mlengine.rl.base import RLRun, run_seeded
 from mlengine.rl.onpolicy import Collector, advantages, linear
 from mlengine.types import TrainResult
 
 
 def train(ctx: TrainContext) -> TrainResult:
-    device = resolve_device(ctx.device)
     p = ctx.params
     assert isinstance(p, PPOParams)
-    with nets.seeded(device.type, ctx.seed, p.hidden_layers):
-        return _train(ctx, device)
+    return run_seeded(ctx, p.hidden_layers, lambda device: _train(ctx, device))
 
 
 def actor_critic_configs(
@@ -143,12 +140,4 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
         run.periodic_eval(step, last, act, snap)
         run.periodic_checkpoint(step, last, snap)
 
-    envs.close()
-    metrics = run.final(step, act, snap)
-    return run.result(
-        metrics,
-        {"type": "actor", "net": actor_cfg},
-        nets.to_numpy(actor.state_dict(), "net."),
-        "torch",
-        extra={"device": str(device)},
-    )
+    return run.finish(envs, step, act, snap, "actor", actor_cfg, actor, device)

@@ -6,100 +6,26 @@ episode still running when the batch ends, or cut by a time limit, is completed 
 baseline's estimate V of where it stopped); the advantage is G_t - V(s_t). One Adam step on
 
     -log pi(a_t|s_t) * (G_t - V(s_t)) + vf_coef * (V(s_t) - G_t)^2 - ent_coef * H
+
+That is A2C's update with lambda = 1 (advantages are full returns-to-go minus the
+baseline), so it runs :func:`mlengine.rl.a2c.fit_actor_critic`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-import torch
-from torch import nn
-
 from mlengine.context import TrainContext
-from mlengine.kinds.rl import ReinforceParams, ReinforceTraining
-from mlengine.nn.nets import resolve_device
-from mlengine.rl import nets
-from mlengine.rl.base import RLRun
-from mlengine.rl.onpolicy import Collector, advantages
-from mlengine.rl.ppo import actor_critic_configs
+from mlengine.kinds.rl import ReinforceParams
+from mlengine.rl.a2c import fit_actor_critic
+from mlengine.rl.base import run_seeded
 from mlengine.types import TrainResult
 
 LOG_EVERY = 1  # updates between loss points
 
 
 def train(ctx: TrainContext) -> TrainResult:
-    device = resolve_device(ctx.device)
     p = ctx.params
     assert isinstance(p, ReinforceParams)
-    with nets.seeded(device.type, ctx.seed, p.hidden_layers):
-        return _train(ctx, device)
-
-
-def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
-    p, t = ctx.params, ctx.training
-    assert isinstance(p, ReinforceParams) and isinstance(t, ReinforceTraining)
-    run = RLRun(ctx)
-    actor_cfg, critic_cfg = actor_critic_configs(run, p.hidden_layers, p.activation)
-    actor = nets.Actor(actor_cfg).to(device)
-    critic = nets.Critic(critic_cfg).to(device)
-    params = [*actor.parameters(), *critic.parameters()]
-    opt = torch.optim.Adam(params, lr=p.learning_rate)
-    models: dict[str, nn.Module] = {"net": actor, "critic": critic}
-
-    step = 0
-    if ctx.resume is not None:
-        step = int(nets.restore(ctx.resume, ctx.kind.name, models, opt)["step"])
-    envs = run.vec_env(t.n_envs)
-    collector = Collector(run, envs, p.gamma, device)
-    total = t.total_timesteps
-
-    def act(obs: Any) -> np.ndarray:
-        with torch.no_grad():
-            a = actor.greedy(collector.tensor(obs)).cpu().numpy()
-        return a if actor.continuous else a.astype(np.int64)
-
-    def snap() -> bytes:
-        return nets.snapshot(ctx.kind.name, step, models, opt)
-
-    update = 0
-    sums = torch.zeros(3, device=device)
-    # whole rollouts only, never past the budget (at least one)
-    while step + p.n_steps * t.n_envs <= total or step == 0:
-        run.stop_check(step)
-        last = step
-        ro, step = collector.collect(actor, critic, p.n_steps, step)
-        adv, returns = advantages(ro, p.gamma, 1.0)  # lambda 1: G_t - V(s_t)
-        n = adv.numel()
-        adv, returns = adv.reshape(-1), returns.reshape(-1)
-        if p.normalize_advantage and n > 1:
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        obs = ro.obs.reshape(n, -1)
-        logp, ent = actor.evaluate(obs, ro.actions.reshape(n, *ro.actions.shape[2:]))
-        pg = -(logp * adv).mean()
-        v_loss = (critic(obs) - returns).pow(2).mean()
-        loss = pg + p.vf_coef * v_loss - p.ent_coef * ent.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, p.max_grad_norm)
-        opt.step()
-        sums += torch.stack([pg.detach(), v_loss.detach(), ent.mean().detach()])
-        update += 1
-        if update % LOG_EVERY == 0 or step >= total:
-            k = update % LOG_EVERY or LOG_EVERY
-            pg_m, v_m, e_m = (sums / k).tolist()
-            run.log(step, {"policy_loss": pg_m, "value_loss": v_m, "entropy": e_m})
-            sums.zero_()
-            run.progress(step)
-        run.periodic_eval(step, last, act, snap)
-        run.periodic_checkpoint(step, last, snap)
-
-    envs.close()
-    metrics = run.final(step, act, snap)
-    return run.result(
-        metrics,
-        {"type": "actor", "net": actor_cfg},
-        nets.to_numpy(actor.state_dict(), "net."),
-        "torch",
-        extra={"device": str(device)},
+    # lambda 1: the advantage is G_t - V(s_t); one Adam step per batch of episodes
+    return run_seeded(
+        ctx, p.hidden_layers, lambda device: fit_actor_critic(ctx, device, 1.0, "adam", LOG_EVERY)
     )
