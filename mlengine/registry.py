@@ -81,6 +81,11 @@ class ModelKind:
     auto_scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
     # Kind-specific checks against the dataset (e.g. parameter count); raises SpecError.
     check_dataset: Callable[[DatasetCheck], None] | None = field(default=None, compare=False)
+    # Defaults that depend on the rest of the spec (RL: on the environment): given the raw
+    # spec, the (params, training) values to use where the spec leaves an option out.
+    spec_defaults: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = field(
+        default=None, compare=False
+    )
 
     @property
     def supervised(self) -> bool:

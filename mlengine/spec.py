@@ -210,6 +210,13 @@ def validate_spec(raw: dict[str, Any], limits: Limits | None = None) -> JobSpec:
         else:
             ctx = {"limits": limits}
             params_raw = model_raw.get("params", {})
+            training_raw = raw.get("training", {})
+            if kind.spec_defaults is not None:
+                base_params, base_training = kind.spec_defaults(raw)
+                if isinstance(params_raw, dict):
+                    params_raw = {**base_params, **params_raw}
+                if isinstance(training_raw, dict):
+                    training_raw = {**base_training, **training_raw}
             if isinstance(params_raw, dict):
                 try:
                     params = kind.params.model_validate(params_raw, context=ctx)
@@ -217,7 +224,6 @@ def validate_spec(raw: dict[str, Any], limits: Limits | None = None) -> JobSpec:
                     errors.extend(
                         _convert(exc, ("model", "params"), kind.params, "params", kind.name)
                     )
-            training_raw = raw.get("training", {})
             if isinstance(training_raw, dict):
                 try:
                     training = kind.training.model_validate(training_raw, context=ctx)

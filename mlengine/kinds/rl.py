@@ -1,8 +1,9 @@
 """The reinforcement-learning kinds: declarations only (the algorithms are in mlengine.rl).
 
 An RL job names an ``environment`` instead of a dataset; its task is ``reinforcement``.
-The defaults are tuned for the classic problems (RL Baselines3 Zoo's CartPole settings for
-the network algorithms), so a spec that gives only the environment learns.
+The defaults are tuned for the classic problems, so a spec that gives only the environment
+learns: the kinds' defaults are RL Baselines3 Zoo's CartPole settings, and
+``ENVIRONMENT_DEFAULTS`` holds the Zoo's settings for the other classic-control problems.
 """
 
 from __future__ import annotations
@@ -57,24 +58,30 @@ class QLearningTraining(_Timesteps):
     total_timesteps: int = _timesteps_field(200_000)
 
 
-class DQNTraining(_Timesteps):
+class _NetTraining(_Timesteps):
+    n_envs: int = Field(8, ge=1, le=256, description="Environment copies stepped together.")
+    keep_best: bool = Field(
+        True,
+        description="The model is the policy of the best evaluation (periodic or final); "
+        "false: the last policy.",
+    )
+
+
+class DQNTraining(_NetTraining):
     total_timesteps: int = _timesteps_field(50_000)
     n_envs: int = Field(1, ge=1, le=256, description="Environment copies stepped together.")
 
 
-class PPOTraining(_Timesteps):
+class PPOTraining(_NetTraining):
     total_timesteps: int = _timesteps_field(100_000)
-    n_envs: int = Field(8, ge=1, le=256, description="Environment copies stepped together.")
 
 
-class A2CTraining(_Timesteps):
+class A2CTraining(_NetTraining):
     total_timesteps: int = _timesteps_field(200_000)
-    n_envs: int = Field(8, ge=1, le=256, description="Environment copies stepped together.")
 
 
-class ReinforceTraining(_Timesteps):
+class ReinforceTraining(_NetTraining):
     total_timesteps: int = _timesteps_field(200_000)
-    n_envs: int = Field(8, ge=1, le=256, description="Environment copies stepped together.")
 
 
 # ----------------------------------------------------------------------------- params
@@ -101,6 +108,10 @@ class QLearningParams(StrictModel):
 class _NetParams(StrictModel):
     hidden_layers: Hidden = Field(default_factory=lambda: [64, 64], min_length=1, max_length=8)
     activation: Literal["tanh", "relu"] = "tanh"
+    normalize_observations: bool = Field(
+        False,
+        description="Standardize observations with running statistics (kept with the policy).",
+    )
 
     @field_validator("hidden_layers")
     @classmethod
@@ -112,6 +123,7 @@ class DQNParams(_NetParams):
     hidden_layers: Hidden = Field(default_factory=lambda: [256, 256], min_length=1, max_length=8)
     activation: Literal["tanh", "relu"] = "relu"
     learning_rate: float = Field(2.3e-3, gt=0)
+    lr_schedule: Literal["constant", "linear"] = "constant"
     buffer_size: int = Field(100_000, ge=1, le=10_000_000)
     learning_starts: int = Field(1_000, ge=0)
     batch_size: int = Field(64, ge=1, le=65_536)
@@ -129,7 +141,13 @@ class DQNParams(_NetParams):
     double_q: bool = Field(True, description="Double DQN: the online net picks, the target rates.")
 
 
-class ReinforceParams(_NetParams):
+class _OnPolicyParams(_NetParams):
+    normalize_rewards: bool = Field(
+        False, description="Scale rewards by the running spread of the discounted return."
+    )
+
+
+class ReinforceParams(_OnPolicyParams):
     learning_rate: float = Field(2e-3, gt=0)
     n_steps: int = Field(
         512, ge=1, le=100_000, description="Steps per copy per update (a batch of episodes)."
@@ -141,7 +159,7 @@ class ReinforceParams(_NetParams):
     normalize_advantage: bool = True
 
 
-class A2CParams(_NetParams):
+class A2CParams(_OnPolicyParams):
     learning_rate: float = Field(7e-4, gt=0)
     n_steps: int = Field(5, ge=1, le=100_000)
     gamma: Gamma = 0.99
@@ -153,7 +171,7 @@ class A2CParams(_NetParams):
     normalize_advantage: bool = False
 
 
-class PPOParams(_NetParams):
+class PPOParams(_OnPolicyParams):
     learning_rate: float = Field(1e-3, gt=0)
     lr_schedule: Literal["constant", "linear"] = "linear"
     n_steps: int = Field(32, ge=1, le=100_000, description="Steps per copy per rollout.")
@@ -215,6 +233,118 @@ _KINDS: list[tuple[str, type[BaseModel], type[BaseModel], str, str]] = [
     ),
 ]
 
+# ----------------------------------------------------------------------------- per environment
+
+# Stable-Baselines3's own defaults, which the RL Zoo's per-environment settings start from.
+_SB3_PPO: dict[str, Any] = {
+    "learning_rate": 3e-4,
+    "lr_schedule": "constant",
+    "n_steps": 2048,
+    "batch_size": 64,
+    "n_epochs": 10,
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "clip_range": 0.2,
+    "clip_schedule": "constant",
+}
+_NORMALIZE = {"normalize_observations": True, "normalize_rewards": True}
+
+# What a spec that names one of these environments gets for the options it leaves out:
+# the RL Baselines3 Zoo's tuned settings (``normalize`` there is both normalizations here).
+# The kinds' own defaults are the Zoo's CartPole-v1 settings. ``benchmarks/rl_defaults.py``
+# trains each entry with nothing but the environment given; docs/benchmarks.md has returns.
+ENVIRONMENT_DEFAULTS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
+    "dqn": {
+        "MountainCar-v0": {
+            "params": {
+                "learning_rate": 4e-3,
+                "batch_size": 128,
+                "buffer_size": 10_000,
+                "learning_starts": 1_000,
+                "gamma": 0.98,
+                "target_update_interval": 600,
+                "train_freq": 16,
+                "gradient_steps": 8,
+                "exploration_fraction": 0.2,
+                "exploration_final_eps": 0.07,
+            },
+            "training": {"total_timesteps": 120_000},
+        },
+        "Acrobot-v1": {
+            "params": {
+                "learning_rate": 6.3e-4,
+                "batch_size": 128,
+                "buffer_size": 50_000,
+                "learning_starts": 0,
+                "gamma": 0.99,
+                "target_update_interval": 250,
+                "train_freq": 4,
+                "gradient_steps": 4,
+                "exploration_fraction": 0.12,
+                "exploration_final_eps": 0.1,
+            },
+            "training": {"total_timesteps": 100_000},
+        },
+    },
+    "ppo": {
+        "MountainCar-v0": {
+            "params": {
+                **_SB3_PPO,
+                **_NORMALIZE,
+                "n_steps": 16,
+                "gae_lambda": 0.98,
+                "n_epochs": 4,
+            },
+            "training": {"total_timesteps": 1_000_000, "n_envs": 16},
+        },
+        "Acrobot-v1": {
+            "params": {
+                **_SB3_PPO,
+                **_NORMALIZE,
+                "n_steps": 256,
+                "gae_lambda": 0.94,
+                "n_epochs": 4,
+            },
+            "training": {"total_timesteps": 1_000_000, "n_envs": 16},
+        },
+        "Pendulum-v1": {
+            "params": {
+                **_SB3_PPO,
+                "n_steps": 1024,
+                "gae_lambda": 0.95,
+                "gamma": 0.9,
+                "n_epochs": 10,
+                "learning_rate": 1e-3,
+            },
+            "training": {"total_timesteps": 100_000, "n_envs": 4},
+        },
+    },
+    "a2c": {
+        "MountainCar-v0": {
+            "params": {**_NORMALIZE},
+            "training": {"total_timesteps": 1_000_000, "n_envs": 16},
+        },
+        "Acrobot-v1": {
+            "params": {**_NORMALIZE},
+            "training": {"total_timesteps": 500_000, "n_envs": 16},
+        },
+    },
+}
+
+
+def _defaults_for(kind: str) -> Any:
+    table = ENVIRONMENT_DEFAULTS.get(kind, {})
+
+    def defaults(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        env = raw.get("environment")
+        entry = table.get(env.get("id")) if isinstance(env, dict) else None  # type: ignore[arg-type]
+        if entry is None:
+            return {}, {}
+        return dict(entry["params"]), dict(entry["training"])
+
+    return defaults
+
+
 for _name, _params, _training, _framework, _description in _KINDS:
     register(
         ModelKind(
@@ -226,5 +356,6 @@ for _name, _params, _training, _framework, _description in _KINDS:
             framework=_framework,  # type: ignore[arg-type]
             description=_description,
             auto_scaling="none",
+            spec_defaults=_defaults_for(_name) if _name in ENVIRONMENT_DEFAULTS else None,
         )
     )

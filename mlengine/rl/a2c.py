@@ -47,9 +47,8 @@ def fit_actor_critic(
     assert isinstance(p, A2CParams | ReinforceParams)
     assert isinstance(t, A2CTraining | ReinforceTraining)
     run = RLRun(ctx)
-    actor_cfg, critic_cfg = actor_critic_configs(run, p.hidden_layers, p.activation)
-    actor = nets.Actor(actor_cfg).to(device)
-    critic = nets.Critic(critic_cfg).to(device)
+    actor_cfg, critic_cfg = actor_critic_configs(run, p)
+    actor, critic = nets.actor_critic(actor_cfg, critic_cfg, device)
     params = [*actor.parameters(), *critic.parameters()]
     opt: torch.optim.Optimizer
     if optimizer == "rmsprop":
@@ -57,12 +56,15 @@ def fit_actor_critic(
     else:
         opt = torch.optim.Adam(params, lr=p.learning_rate)
     models: dict[str, nn.Module] = {"net": actor, "critic": critic}
+    reward_norm = nets.RunningNorm(1).to(device) if p.normalize_rewards else None
+    if reward_norm is not None:
+        models["reward_norm"] = reward_norm
 
     step = 0
     if ctx.resume is not None:
         step = int(nets.restore(ctx.resume, ctx.kind.name, models, opt)["step"])
     envs = run.vec_env(t.n_envs)
-    collector = Collector(run, envs, p.gamma, device)
+    collector = Collector(run, envs, p.gamma, device, reward_norm)
     total = t.total_timesteps
 
     def act(obs: Any) -> np.ndarray:

@@ -62,6 +62,9 @@ class RLRun:
         self.best_step = 0
         self._best_data: bytes | None = None
         self._best_emitted = 0
+        self.keep_best = bool(getattr(self.training, "keep_best", False))
+        self._kept: tuple[dict[str, float], bytes] | None = None  # best evaluation, snapshot
+        self.kept_snapshot: bytes | None = None
         self._eval_env: gym.vector.VectorEnv[Any, Any, Any] | None = None
 
     # ------------------------------------------------------------------ environments
@@ -147,6 +150,8 @@ class RLRun:
         if result["eval_return_mean"] > self.best_eval:
             self.best_eval, self.best_step = result["eval_return_mean"], step
             self._best_data = snapshot()
+            if self.keep_best:
+                self._kept = (result, self._best_data)
 
     def periodic_checkpoint(self, step: int, last_step: int, snapshot: Callable[[], bytes]) -> None:
         every = self.checkpoint_every
@@ -162,16 +167,27 @@ class RLRun:
     def final(
         self, step: int, act: Callable[[Any], np.ndarray], snapshot: Callable[[], bytes]
     ) -> dict[str, float]:
-        """Final evaluation, the "best" and "final" checkpoints; the job's final metrics."""
+        """Final evaluation, the "best" and "final" checkpoints; the job's final metrics.
+
+        With ``keep_best`` and an earlier evaluation that beat the final one, the metrics are
+        that evaluation's (``kept_step`` says when; ``last_eval_return_mean`` is the final
+        policy's) and ``kept_snapshot`` is its checkpoint."""
         result = self.evaluate(act)
         if result:
             self.log(step, result)
         data = snapshot()
-        if result and result["eval_return_mean"] > self.best_eval:
+        last = dict(result)
+        if result and result["eval_return_mean"] >= self.best_eval:  # ties: the later policy
             self.best_eval, self.best_step, self._best_data = result["eval_return_mean"], step, data
+            self._kept = None
         self._emit_best()
         self.cb.on_checkpoint(step, "final", data)
         self.progress(step)
+        if self._kept is not None and result:
+            kept_metrics, self.kept_snapshot = self._kept
+            result = {**kept_metrics, "last_eval_return_mean": last["eval_return_mean"]}
+        if result:
+            result["kept_step"] = float(self.best_step if self.kept_snapshot else step)
         result["train_seconds"] = time.perf_counter() - self.t0
         result["timesteps"] = float(step)
         return result
@@ -190,15 +206,20 @@ class RLRun:
         device: Any,
     ) -> TrainResult:
         """Network algorithms' last act: close the environments, evaluate and checkpoint one
-        last time, and package the policy network's weights."""
+        last time, and package the policy network's weights (the kept policy's, when
+        ``keep_best`` found a better one earlier)."""
         from mlengine.rl import nets
 
         envs.close()
         metrics = self.final(step, act, snapshot)
+        tensors = nets.to_numpy(net.state_dict(), "net.")
+        if self.kept_snapshot is not None:  # the best evaluation's policy network
+            saved, _ = decode_checkpoint(self.kept_snapshot, self.ctx.kind.name)
+            tensors = {k: v for k, v in saved.items() if k.startswith("net.")}
         return self.result(
             metrics,
             {"type": policy_type, "net": config},
-            nets.to_numpy(net.state_dict(), "net."),
+            tensors,
             "torch",
             extra={"device": str(device)},
         )

@@ -25,6 +25,7 @@ from mlengine.kinds.rl import DQNParams, DQNTraining
 from mlengine.rl import nets
 from mlengine.rl.base import Episodes, RLRun, final_observations, run_seeded
 from mlengine.rl.envs import encode_obs
+from mlengine.rl.onpolicy import linear
 from mlengine.types import TrainResult
 
 REPORT_EVERY = 1_000  # environment steps between epsilon points, stop checks and progress
@@ -47,10 +48,12 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
         "hidden": list(p.hidden_layers),
         "activation": p.activation,
         "n_outputs": sp.n_actions,
+        "normalize": p.normalize_observations,
     }
     q_net = nets.QNet(config).to(device)
     target = nets.QNet(config).to(device)
     target.load_state_dict(q_net.state_dict())
+    target.norm = q_net.norm  # one set of input statistics
     target.requires_grad_(False)
     opt = torch.optim.Adam(q_net.parameters(), lr=p.learning_rate)
     models: dict[str, nn.Module] = {"net": q_net, "target": target}
@@ -100,6 +103,7 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
     while step < total:
         # act
         x = tensor(obs)
+        nets.observe(q_net, x)
         eps = epsilon(step)
         explore = rng.random(n) < eps
         if explore.all():
@@ -134,6 +138,8 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
             and stored >= p.batch_size
             and iteration % train_every == 0
         ):
+            for g in opt.param_groups:
+                g["lr"] = linear(p.learning_rate, 1.0 - step / total, p.lr_schedule)
             for _ in range(p.gradient_steps):
                 b = torch.randint(0, stored, (p.batch_size,), device=device)
                 with torch.no_grad():

@@ -1,8 +1,10 @@
 """The small networks of the RL algorithms, rebuilt from a JSON config for serving.
 
 Config: ``{"kind": "q" | "actor" | "critic", "n_inputs", "hidden", "activation",
-"n_outputs", "continuous", "low", "high"}``. ``q``: one value per action. ``actor``: logits
-(discrete) or a mean with a state-independent ``log_std`` (continuous). ``critic``: V(s).
+"n_outputs", "continuous", "normalize"}``. ``normalize``: the network standardizes its
+input with running statistics of the observations (``RunningNorm``, saved with it).
+``q``: one value per action. ``actor``: logits (discrete) or a mean with a
+state-independent ``log_std`` (continuous). ``critic``: V(s).
 Orthogonal initialization as in Stable-Baselines3 (gain sqrt(2) inside, 0.01 for a policy
 head, 1 for a value head).
 """
@@ -37,25 +39,72 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+class RunningNorm(nn.Module):
+    """Running mean and variance of its inputs (the parallel update of Chan et al., as
+    Stable-Baselines3's ``VecNormalize`` keeps them); ``forward`` standardizes and clips to
+    +-``clip``. Only ``update`` changes the statistics: the trainer calls it on what it
+    collects, so evaluation and serving use the statistics as they were saved."""
+
+    def __init__(self, n: int, clip: float = 10.0):
+        super().__init__()
+        self.clip = clip
+        self.mean: torch.Tensor
+        self.var: torch.Tensor
+        self.count: torch.Tensor
+        self.register_buffer("mean", torch.zeros(n))
+        self.register_buffer("var", torch.ones(n))
+        self.register_buffer("count", torch.tensor(1e-4))
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        b = x.shape[0]
+        batch_mean, batch_var = x.mean(0), x.var(0, unbiased=False)
+        delta = batch_mean - self.mean
+        total = self.count + b
+        m2 = self.var * self.count + batch_var * b + delta.square() * self.count * b / total
+        self.mean.add_(delta * b / total)
+        self.var.copy_(m2 / total)
+        self.count.copy_(total)
+
+    def scale(self) -> torch.Tensor:
+        return torch.sqrt(self.var + 1e-8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.mean) / self.scale()).clamp(-self.clip, self.clip)
+
+
+def _input_norm(config: dict[str, Any]) -> nn.Module:
+    return RunningNorm(config["n_inputs"]) if config.get("normalize") else nn.Identity()
+
+
+def observe(net: nn.Module, x: torch.Tensor) -> None:
+    """Feed collected observations to ``net``'s input statistics, if it keeps them."""
+    norm = getattr(net, "norm", None)
+    if isinstance(norm, RunningNorm):
+        norm.update(x)
+
+
 class QNet(nn.Module):
     def __init__(self, config: dict[str, Any]):
         super().__init__()
+        self.norm = _input_norm(config)
         self.body = mlp(
             config["n_inputs"], config["hidden"], config["n_outputs"], config["activation"], 1.0
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.body(x)
+        out: torch.Tensor = self.body(self.norm(x))
         return out
 
 
 class Critic(nn.Module):
     def __init__(self, config: dict[str, Any]):
         super().__init__()
+        self.norm = _input_norm(config)
         self.body = mlp(config["n_inputs"], config["hidden"], 1, config["activation"], 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.body(x).squeeze(-1)
+        out: torch.Tensor = self.body(self.norm(x)).squeeze(-1)
         return out
 
 
@@ -65,6 +114,7 @@ class Actor(nn.Module):
     def __init__(self, config: dict[str, Any]):
         super().__init__()
         self.continuous = bool(config.get("continuous"))
+        self.norm = _input_norm(config)
         self.body = mlp(
             config["n_inputs"], config["hidden"], config["n_outputs"], config["activation"], 0.01
         )
@@ -72,12 +122,12 @@ class Actor(nn.Module):
             self.log_std = nn.Parameter(torch.zeros(config["n_outputs"]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.body(x)
+        out: torch.Tensor = self.body(self.norm(x))
         return out
 
     def sample(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Actions and their log-probabilities (no gradient needed by callers)."""
-        out = self.body(x)
+        out = self.body(self.norm(x))
         if self.continuous:
             std = self.log_std.exp()
             a = out + std * torch.randn_like(out)
@@ -88,7 +138,7 @@ class Actor(nn.Module):
 
     def evaluate(self, x: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities of ``a`` and the entropy, with gradients."""
-        out = self.body(x)
+        out = self.body(self.norm(x))
         if self.continuous:
             ent = (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(out.shape[0])
             return _normal_logp(a, out, self.log_std), ent
@@ -97,13 +147,23 @@ class Actor(nn.Module):
         return logp.gather(-1, a.long().unsqueeze(-1)).squeeze(-1), ent
 
     def greedy(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.body(x)
+        out = self.body(self.norm(x))
         return out if self.continuous else out.argmax(-1)
 
 
 def _normal_logp(a: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
     z = (a - mean) / log_std.exp()
     return (-0.5 * z * z - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def actor_critic(
+    actor_config: dict[str, Any], critic_config: dict[str, Any], device: torch.device
+) -> tuple[Actor, Critic]:
+    """An actor and a critic that share one input normalization (when they keep one)."""
+    actor = Actor(actor_config).to(device)
+    critic = Critic(critic_config).to(device)
+    critic.norm = actor.norm
+    return actor, critic
 
 
 def build(config: dict[str, Any]) -> nn.Module:

@@ -4,6 +4,9 @@ its advantages (as Stable-Baselines3's ``OnPolicyAlgorithm`` and ``RolloutBuffer
 ``collect`` steps the vector env with the actor, keeping observations (encoded), actions,
 log-probabilities, rewards, values and episode ends as tensors. A time-limit truncation
 adds ``gamma * V(final observation)`` to the reward (the episode did not really end).
+Observations feed the actor's input statistics when it keeps them; with a reward
+normalizer, rewards are divided by the running spread of the discounted return (as
+Stable-Baselines3's ``VecNormalize``); episode metrics always report the raw rewards.
 ``advantages`` is GAE(lambda): lambda = 1 gives rewards-to-go minus the baseline.
 """
 
@@ -18,7 +21,7 @@ import torch
 
 from mlengine.rl.base import Episodes, RLRun
 from mlengine.rl.envs import encode_obs
-from mlengine.rl.nets import Actor, Critic
+from mlengine.rl.nets import Actor, Critic, RunningNorm, observe
 
 
 @dataclass
@@ -42,8 +45,11 @@ class Collector:
         envs: gym.vector.VectorEnv[Any, Any, Any],
         gamma: float,
         device: torch.device,
+        reward_norm: RunningNorm | None = None,
     ):
         self.run = run
+        self.reward_norm = reward_norm
+        self.discounted = np.zeros(envs.num_envs, dtype=np.float32)
         self.envs = envs
         self.n = envs.num_envs
         self.gamma = gamma
@@ -76,6 +82,7 @@ class Collector:
         start_b = np.zeros((n_steps, self.n), dtype=np.float32)
         for t in range(n_steps):
             x = self.tensor(self.obs)
+            observe(actor, x)
             with torch.no_grad():
                 a, logp = actor.sample(x)
                 v = critic(x)
@@ -88,6 +95,7 @@ class Collector:
             r = np.asarray(r, dtype=np.float32)
             done = term | trunc
             self.episodes.update(step, r, done)
+            r = self.scale_rewards(r, done)
             cut = trunc & ~term
             if cut.any():  # bootstrap a time-limit cut from the state it was cut in
                 final = [infos["final_obs"][i] for i in np.flatnonzero(cut)]
@@ -117,6 +125,16 @@ class Collector:
             last_starts=torch.from_numpy(self.starts).to(dev),
         )
         return rollout, step
+
+    def scale_rewards(self, r: np.ndarray, done: np.ndarray) -> np.ndarray:
+        if self.reward_norm is None:
+            return r
+        self.discounted = self.discounted * self.gamma + r
+        self.reward_norm.update(torch.from_numpy(self.discounted).to(self.device).unsqueeze(-1))
+        scale = float(self.reward_norm.scale())
+        self.discounted[done] = 0.0
+        clip = self.reward_norm.clip
+        return np.clip(r / scale, -clip, clip).astype(np.float32)
 
 
 def advantages(ro: Rollout, gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:

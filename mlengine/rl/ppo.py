@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from mlengine.context import TrainContext
-from mlengine.kinds.rl import PPOParams, PPOTraining
+from mlengine.kinds.rl import A2CParams, PPOParams, PPOTraining, ReinforceParams
 from mlengine.rl import nets
 from mlengine.rl.base import RLRun, run_seeded
 from mlengine.rl.onpolicy import Collector, advantages, linear
@@ -33,16 +33,17 @@ def train(ctx: TrainContext) -> TrainResult:
 
 
 def actor_critic_configs(
-    run: RLRun, hidden: list[int], activation: str
+    run: RLRun, p: PPOParams | A2CParams | ReinforceParams
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     sp = run.spaces
     actor = {
         "kind": "actor",
         "n_inputs": sp.obs_features,
-        "hidden": list(hidden),
-        "activation": activation,
+        "hidden": list(p.hidden_layers),
+        "activation": p.activation,
         "continuous": not sp.discrete_actions,
         "n_outputs": sp.n_actions if sp.discrete_actions else sp.action_dim,
+        "normalize": p.normalize_observations,
     }
     return actor, {**actor, "kind": "critic", "n_outputs": 1, "continuous": False}
 
@@ -51,18 +52,20 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
     p, t = ctx.params, ctx.training
     assert isinstance(p, PPOParams) and isinstance(t, PPOTraining)
     run = RLRun(ctx)
-    actor_cfg, critic_cfg = actor_critic_configs(run, p.hidden_layers, p.activation)
-    actor = nets.Actor(actor_cfg).to(device)
-    critic = nets.Critic(critic_cfg).to(device)
+    actor_cfg, critic_cfg = actor_critic_configs(run, p)
+    actor, critic = nets.actor_critic(actor_cfg, critic_cfg, device)
     params = [*actor.parameters(), *critic.parameters()]
     opt = torch.optim.Adam(params, lr=p.learning_rate, eps=1e-5)
     models: dict[str, nn.Module] = {"net": actor, "critic": critic}
+    reward_norm = nets.RunningNorm(1).to(device) if p.normalize_rewards else None
+    if reward_norm is not None:
+        models["reward_norm"] = reward_norm
 
     step = 0
     if ctx.resume is not None:
         step = int(nets.restore(ctx.resume, ctx.kind.name, models, opt)["step"])
     envs = run.vec_env(t.n_envs)
-    collector = Collector(run, envs, p.gamma, device)
+    collector = Collector(run, envs, p.gamma, device, reward_norm)
     per_rollout = p.n_steps * t.n_envs
     total = t.total_timesteps
 

@@ -251,3 +251,122 @@ def test_network_algorithms_run_seeded_and_serve(algo: str) -> None:
         pred.predict_observations(["left"])
     with pytest.raises(InputError, match="observations, not rows"):
         pred.predict([{"x": 1.0}])
+
+
+def test_environment_defaults_fill_what_the_spec_leaves_out() -> None:
+    from mlengine.kinds.rl import ENVIRONMENT_DEFAULTS
+
+    spec = validate_spec(_spec("ppo", {"id": "Acrobot-v1"}))
+    expected = ENVIRONMENT_DEFAULTS["ppo"]["Acrobot-v1"]
+    for key, value in expected["params"].items():
+        assert spec.model.params[key] == value, key
+    assert spec.training["n_envs"] == 16 and spec.training["total_timesteps"] == 1_000_000
+    # the spec's own values win; other environments keep the kind's defaults
+    mine = {
+        **_spec("ppo", {"id": "Acrobot-v1"}, n_envs=2),
+        "model": {"type": "ppo", "params": {"n_epochs": 3}},
+    }
+    spec = validate_spec(mine)
+    assert spec.model.params["n_epochs"] == 3 and spec.training["n_envs"] == 2
+    assert spec.model.params["normalize_observations"] is True
+    cartpole = validate_spec(_spec("ppo", {"id": "CartPole-v1"}))
+    assert cartpole.model.params["normalize_observations"] is False
+    assert cartpole.training["n_envs"] == 8
+    # every entry is a valid spec for its kind and environment
+    for algo, table in ENVIRONMENT_DEFAULTS.items():
+        for env_id in table:
+            assert env_id in ENV_IDS
+            _checked(_spec(algo, {"id": env_id}))
+
+
+def _replay_evaluation(pred: object, seed: int, episodes: int) -> float:
+    """The engine's evaluation episodes (same seeds), played by a served policy."""
+    import gymnasium as gym
+
+    from mlengine.rl.base import EVAL_SEED_OFFSET
+
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: gym.make("CartPole-v1")] * episodes,
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    obs, _ = envs.reset(seed=seed + EVAL_SEED_OFFSET)
+    ret, done = np.zeros(episodes), np.zeros(episodes, dtype=bool)
+    while not done.all():
+        actions = pred.predict_observations(obs.tolist())["predictions"]  # type: ignore[attr-defined]
+        obs, r, term, trunc, _ = envs.step(np.asarray(actions))
+        ret[~done] += r[~done]
+        done |= term | trunc
+    return float(ret.mean())
+
+
+@pytest.mark.parametrize("keep_best", [True, False])
+def test_keep_best_serves_the_best_evaluated_policy(keep_best: bool) -> None:
+    raw = {
+        "model": {
+            "type": "dqn",
+            "params": {"learning_starts": 200, "train_freq": 50, "gradient_steps": 20},
+        },
+        "environment": {"id": "CartPole-v1"},
+        "training": {
+            "total_timesteps": 4_000,
+            "eval_episodes": 4,
+            "eval_every": 500,
+            "keep_best": keep_best,
+        },
+        "seed": 1,
+    }
+    cb = RecordingCallbacks()
+    result = mlengine.train(raw, None, cb)
+    evals = [(s, v) for s, n, v in cb.metrics if n == "eval_return_mean"]  # periodic, final
+    values = [v for _, v in evals]
+    last = values[-1]
+    assert max(values) > last, "this seed must have a better evaluation than the final one"
+    if keep_best:
+        best = max(values)
+        best_step = max(s for s, v in evals if v == best)
+        assert result.metrics["eval_return_mean"] == best
+        assert result.metrics["kept_step"] == best_step
+        assert result.metrics["last_eval_return_mean"] == last
+        assert [c[0] for c in cb.checkpoints if c[1] == "best"][-1] == best_step
+    else:
+        assert result.metrics["eval_return_mean"] == last
+        assert result.metrics["kept_step"] == 4_000
+    # the served policy is the one whose evaluation the metrics report
+    pred = mlengine.load_predictor(result.artifact)
+    assert _replay_evaluation(pred, 1, 4) == result.metrics["eval_return_mean"]
+
+
+def test_normalized_observations_and_rewards_train_serve_and_resume() -> None:
+    raw = {
+        "model": {
+            "type": "ppo",
+            "params": {"n_steps": 64, "normalize_observations": True, "normalize_rewards": True},
+        },
+        "environment": {"id": "MountainCar-v0"},
+        "training": {
+            "total_timesteps": 2_048,
+            "n_envs": 4,
+            "checkpoint_every": 1_024,
+            "eval_episodes": 1,
+        },
+        "seed": 0,
+    }
+    cb = RecordingCallbacks()
+    result = mlengine.train(raw, None, cb)
+    pred = mlengine.load_predictor(result.artifact)
+    norm = pred.net.norm  # type: ignore[attr-defined]
+    assert float(norm.count) >= 2_048  # every collected observation was seen
+    # MountainCar's position lives around -0.5 and its speed within +-0.07
+    assert -1.2 < float(norm.mean[0]) < 0.6 and float(norm.var[1]) < 0.01
+    import torch
+
+    obs = [[-0.5, 0.0], [0.3, 0.05]]
+    x = torch.tensor(obs)
+    with torch.no_grad():
+        logits = pred.net.body((x - norm.mean) / torch.sqrt(norm.var + 1e-8))  # type: ignore[attr-defined]
+    assert pred.predict_observations(obs)["predictions"] == logits.argmax(-1).tolist()
+    # the reward statistics are part of the checkpoint: a resumed run continues them
+    periodic = [c for c in cb.checkpoints if c[1] == "periodic"]
+    again = mlengine.train(raw, None, RecordingCallbacks(), resume=periodic[0][2])
+    resumed_norm = mlengine.load_predictor(again.artifact).net.norm  # type: ignore[attr-defined]
+    assert float(resumed_norm.count) == pytest.approx(float(norm.count))
