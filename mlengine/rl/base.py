@@ -170,7 +170,7 @@ class RLRun:
         """Final evaluation, the "best" and "final" checkpoints; the job's final metrics.
 
         With ``keep_best`` and an earlier evaluation that beat the final one, the metrics are
-        that evaluation's (``kept_step`` says when; ``last_eval_return_mean`` is the final
+        that evaluation's (``eval_policy_step`` says when; ``eval_last_return_mean`` is the final
         policy's) and ``kept_snapshot`` is its checkpoint."""
         result = self.evaluate(act)
         if result:
@@ -185,9 +185,9 @@ class RLRun:
         self.progress(step)
         if self._kept is not None and result:
             kept_metrics, self.kept_snapshot = self._kept
-            result = {**kept_metrics, "last_eval_return_mean": last["eval_return_mean"]}
+            result = {**kept_metrics, "eval_last_return_mean": last["eval_return_mean"]}
         if result:
-            result["kept_step"] = float(self.best_step if self.kept_snapshot else step)
+            result["eval_policy_step"] = float(self.best_step if self.kept_snapshot else step)
         result["train_seconds"] = time.perf_counter() - self.t0
         result["timesteps"] = float(step)
         return result

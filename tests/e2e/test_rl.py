@@ -3,6 +3,8 @@ that answers observations."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.conftest import metric_points, wait_for
@@ -58,3 +60,59 @@ def test_rl_spec_errors_are_422(api: httpx.Client) -> None:
         "/v1/jobs", json={"model": {"type": "value_iteration"}, "environment": {"mdp": mdp}}
     )
     assert r.status_code == 422 and "sum to 0.7" in r.text, r.text
+
+
+def test_network_policy_with_environment_defaults_trains_and_serves(api: httpx.Client) -> None:
+    # only the environment and a small budget: the rest comes from Acrobot's own defaults
+    r = api.post(
+        "/v1/jobs",
+        json={
+            "model": {"type": "ppo"},
+            "environment": {"id": "Acrobot-v1"},
+            "training": {"total_timesteps": 8_192, "eval_episodes": 2, "checkpoint_every": 4_096},
+            "seed": 2,
+        },
+    )
+    assert r.status_code == 202, r.text
+    spec = r.json()["spec"]
+    assert spec["model"]["params"]["normalize_observations"] is True
+    assert spec["model"]["params"]["n_steps"] == 256 and spec["training"]["n_envs"] == 16
+    assert spec["training"]["keep_best"] is True
+    job = wait_for(api, r.json()["id"], ("succeeded", "failed"))
+    assert job["status"] == "succeeded", job["error"]
+    assert -500.0 <= job["metrics"]["eval_return_mean"] <= 0.0
+    assert job["metrics"]["eval_policy_step"] in (4_096.0, 8_192.0)
+    assert metric_points(api, job["id"], name="policy_loss")
+    kinds = {c["kind"] for c in api.get(f"/v1/jobs/{job['id']}/checkpoints").json()["items"]}
+    assert {"periodic", "final"} <= kinds
+
+    model = api.get(f"/v1/models/{job['model_id']}").json()
+    assert model["model_type"] == "ppo"
+    assert model["info"]["observation_space"]["shape"] == [6]
+    assert model["info"]["action_space"] == {"type": "discrete", "n": 3, "start": 0}
+    obs = [[1.0, 0.0, 1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, -1.0, 2.0, -3.0]]
+    out = api.post(f"/v1/models/{model['id']}/predict", json={"observations": obs})
+    assert out.status_code == 200, out.text
+    body = out.json()
+    assert all(a in (0, 1, 2) for a in body["predictions"])
+    assert all(abs(sum(p) - 1.0) < 1e-6 for p in body["probabilities"])
+    bad = api.post(f"/v1/models/{model['id']}/predict", json={"observations": [[0.0, 1.0]]})
+    assert bad.status_code == 422 and "Box(shape=[6])" in bad.text, bad.text
+
+
+def test_running_dqn_job_is_cancelled(api: httpx.Client) -> None:
+    r = api.post(
+        "/v1/jobs",
+        json={"model": {"type": "dqn"}, "environment": {"id": "CartPole-v1"}, "seed": 0},
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    wait_for(api, job_id, ("running",))
+    deadline = time.monotonic() + 120
+    while not metric_points(api, job_id, name="episode_return") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert api.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
+    t0 = time.monotonic()
+    job = wait_for(api, job_id, ("cancelled", "succeeded", "failed"), timeout=60)
+    assert job["status"] == "cancelled" and time.monotonic() - t0 < 15, job
+    assert job["model_id"] is None

@@ -325,12 +325,12 @@ def test_keep_best_serves_the_best_evaluated_policy(keep_best: bool) -> None:
         best = max(values)
         best_step = max(s for s, v in evals if v == best)
         assert result.metrics["eval_return_mean"] == best
-        assert result.metrics["kept_step"] == best_step
-        assert result.metrics["last_eval_return_mean"] == last
+        assert result.metrics["eval_policy_step"] == best_step
+        assert result.metrics["eval_last_return_mean"] == last
         assert [c[0] for c in cb.checkpoints if c[1] == "best"][-1] == best_step
     else:
         assert result.metrics["eval_return_mean"] == last
-        assert result.metrics["kept_step"] == 4_000
+        assert result.metrics["eval_policy_step"] == 4_000
     # the served policy is the one whose evaluation the metrics report
     pred = mlengine.load_predictor(result.artifact)
     assert _replay_evaluation(pred, 1, 4) == result.metrics["eval_return_mean"]
