@@ -54,7 +54,7 @@ def fit_actor_critic(
     if optimizer == "rmsprop":
         opt = torch.optim.RMSprop(params, lr=p.learning_rate, alpha=0.99, eps=1e-5)
     else:
-        opt = torch.optim.Adam(params, lr=p.learning_rate)
+        opt = nets.adam(params, p.learning_rate, device)
     models: dict[str, nn.Module] = {"net": actor, "critic": critic}
     reward_norm = nets.RunningNorm(1).to(device) if p.normalize_rewards else None
     if reward_norm is not None:

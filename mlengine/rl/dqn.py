@@ -55,7 +55,7 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
     target.load_state_dict(q_net.state_dict())
     target.norm = q_net.norm  # one set of input statistics
     target.requires_grad_(False)
-    opt = torch.optim.Adam(q_net.parameters(), lr=p.learning_rate)
+    opt = nets.adam(q_net.parameters(), p.learning_rate, device)
     models: dict[str, nn.Module] = {"net": q_net, "target": target}
 
     step = 0

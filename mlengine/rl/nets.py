@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -164,6 +164,14 @@ def actor_critic(
     critic = Critic(critic_config).to(device)
     critic.norm = actor.norm
     return actor, critic
+
+
+def adam(
+    params: Iterable[nn.Parameter], lr: float, device: torch.device, eps: float = 1e-8
+) -> torch.optim.Adam:
+    """Adam with the fused kernel (one call per step for every tensor, on CPU and CUDA): the
+    small networks of RL take thousands of steps, and a per-tensor loop is a fifth of each."""
+    return torch.optim.Adam(params, lr=lr, eps=eps, fused=device.type in ("cpu", "cuda"))
 
 
 def build(config: dict[str, Any]) -> nn.Module:

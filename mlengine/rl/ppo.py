@@ -55,7 +55,7 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
     actor_cfg, critic_cfg = actor_critic_configs(run, p)
     actor, critic = nets.actor_critic(actor_cfg, critic_cfg, device)
     params = [*actor.parameters(), *critic.parameters()]
-    opt = torch.optim.Adam(params, lr=p.learning_rate, eps=1e-5)
+    opt = nets.adam(params, p.learning_rate, device, eps=1e-5)
     models: dict[str, nn.Module] = {"net": actor, "critic": critic}
     reward_norm = nets.RunningNorm(1).to(device) if p.normalize_rewards else None
     if reward_norm is not None:
