@@ -48,17 +48,15 @@ def fit_actor_critic(
     assert isinstance(t, A2CTraining | ReinforceTraining)
     run = RLRun(ctx)
     actor_cfg, critic_cfg = actor_critic_configs(run, p)
-    actor, critic = nets.actor_critic(actor_cfg, critic_cfg, device)
+    actor, critic, models, reward_norm = nets.actor_critic(
+        actor_cfg, critic_cfg, device, p.normalize_rewards
+    )
     params = [*actor.parameters(), *critic.parameters()]
     opt: torch.optim.Optimizer
     if optimizer == "rmsprop":
         opt = torch.optim.RMSprop(params, lr=p.learning_rate, alpha=0.99, eps=1e-5)
     else:
         opt = nets.adam(params, p.learning_rate, device)
-    models: dict[str, nn.Module] = {"net": actor, "critic": critic}
-    reward_norm = nets.RunningNorm(1).to(device) if p.normalize_rewards else None
-    if reward_norm is not None:
-        models["reward_norm"] = reward_norm
 
     step = 0
     if ctx.resume is not None:

@@ -157,13 +157,21 @@ def _normal_logp(a: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> 
 
 
 def actor_critic(
-    actor_config: dict[str, Any], critic_config: dict[str, Any], device: torch.device
-) -> tuple[Actor, Critic]:
-    """An actor and a critic that share one input normalization (when they keep one)."""
+    actor_config: dict[str, Any],
+    critic_config: dict[str, Any],
+    device: torch.device,
+    normalize_rewards: bool = False,
+) -> tuple[Actor, Critic, dict[str, nn.Module], RunningNorm | None]:
+    """An actor and a critic that share one input normalization (when they keep one), the
+    modules a checkpoint keeps, and the reward normalizer when ``normalize_rewards``."""
     actor = Actor(actor_config).to(device)
     critic = Critic(critic_config).to(device)
     critic.norm = actor.norm
-    return actor, critic
+    models: dict[str, nn.Module] = {"net": actor, "critic": critic}
+    reward_norm = RunningNorm(1).to(device) if normalize_rewards else None
+    if reward_norm is not None:
+        models["reward_norm"] = reward_norm
+    return actor, critic, models, reward_norm
 
 
 def adam(

@@ -53,13 +53,11 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
     assert isinstance(p, PPOParams) and isinstance(t, PPOTraining)
     run = RLRun(ctx)
     actor_cfg, critic_cfg = actor_critic_configs(run, p)
-    actor, critic = nets.actor_critic(actor_cfg, critic_cfg, device)
+    actor, critic, models, reward_norm = nets.actor_critic(
+        actor_cfg, critic_cfg, device, p.normalize_rewards
+    )
     params = [*actor.parameters(), *critic.parameters()]
     opt = nets.adam(params, p.learning_rate, device, eps=1e-5)
-    models: dict[str, nn.Module] = {"net": actor, "critic": critic}
-    reward_norm = nets.RunningNorm(1).to(device) if p.normalize_rewards else None
-    if reward_norm is not None:
-        models["reward_norm"] = reward_norm
 
     step = 0
     if ctx.resume is not None:

@@ -9,8 +9,10 @@ import pytest
 
 import mlengine
 from mlengine import InputError, RecordingCallbacks, SpecError, TrainingStopped
+from mlengine.rl.base import EVAL_SEED_OFFSET
 from mlengine.rl.envspec import ENV_ALIASES, ENV_IDS
 from mlengine.spec import check_against_dataset, validate_spec
+from tests.engine.play import greedy_return
 
 # A hand-checked MDP: from state 0, action 1 ("risky") pays 10 with probability 0.5 and
 # otherwise nothing; action 0 ("safe") pays 4 for sure. Both end the episode. With
@@ -280,26 +282,6 @@ def test_environment_defaults_fill_what_the_spec_leaves_out() -> None:
             _checked(_spec(algo, {"id": env_id}))
 
 
-def _replay_evaluation(pred: object, seed: int, episodes: int) -> float:
-    """The engine's evaluation episodes (same seeds), played by a served policy."""
-    import gymnasium as gym
-
-    from mlengine.rl.base import EVAL_SEED_OFFSET
-
-    envs = gym.vector.SyncVectorEnv(
-        [lambda: gym.make("CartPole-v1")] * episodes,
-        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
-    )
-    obs, _ = envs.reset(seed=seed + EVAL_SEED_OFFSET)
-    ret, done = np.zeros(episodes), np.zeros(episodes, dtype=bool)
-    while not done.all():
-        actions = pred.predict_observations(obs.tolist())["predictions"]  # type: ignore[attr-defined]
-        obs, r, term, trunc, _ = envs.step(np.asarray(actions))
-        ret[~done] += r[~done]
-        done |= term | trunc
-    return float(ret.mean())
-
-
 def _dqn_run(seed: int, keep_best: bool) -> tuple[mlengine.TrainResult, RecordingCallbacks]:
     raw = {
         "model": {
@@ -348,7 +330,8 @@ def test_keep_best_serves_the_best_evaluated_policy() -> None:
     # each served policy is the one whose evaluation its metrics report
     for run in (last_run, kept_run):
         pred = mlengine.load_predictor(run.artifact)
-        assert _replay_evaluation(pred, seed, 4) == run.metrics["eval_return_mean"]
+        # the engine's evaluation episodes (same seeds), played by the served policy
+        assert greedy_return(pred, seed + EVAL_SEED_OFFSET, 4) == run.metrics["eval_return_mean"]
 
 
 def test_normalized_observations_and_rewards_train_serve_and_resume() -> None:

@@ -10,11 +10,10 @@ These are the heavy tests of the RL engine (tens of seconds each on two CPU core
 
 from __future__ import annotations
 
-import gymnasium as gym
-import numpy as np
 import pytest
 
 import mlengine
+from tests.engine.play import greedy_return
 
 FLOORS = [
     ("dqn", 50_000, 475.0),
@@ -24,19 +23,6 @@ FLOORS = [
 ]
 FRESH_EPISODES = 20
 FRESH_SEED = 424_242
-
-
-def fresh_return(predictor: mlengine.Predictor) -> float:
-    envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")] * FRESH_EPISODES)
-    obs, _ = envs.reset(seed=FRESH_SEED)
-    ret, done = np.zeros(FRESH_EPISODES), np.zeros(FRESH_EPISODES, dtype=bool)
-    while not done.all():
-        actions = predictor.predict_observations(obs.tolist())["predictions"]  # type: ignore[attr-defined]
-        obs, r, term, trunc, _ = envs.step(np.asarray(actions))
-        ret[~done] += r[~done]
-        done |= term | trunc
-    envs.close()
-    return float(ret.mean())
 
 
 @pytest.mark.parametrize(("algo", "budget", "floor"), FLOORS)
@@ -49,5 +35,5 @@ def test_cartpole_quality_floor(algo: str, budget: int, floor: float) -> None:
     }
     result = mlengine.train(raw, None)
     assert result.metrics["timesteps"] <= budget
-    fresh = fresh_return(mlengine.load_predictor(result.artifact))
+    fresh = greedy_return(mlengine.load_predictor(result.artifact), FRESH_SEED, FRESH_EPISODES)
     assert fresh >= floor, (fresh, result.metrics)
