@@ -20,6 +20,7 @@ from mlengine.callbacks import Callbacks, RecordingCallbacks
 from mlengine.errors import (
     ArtifactError,
     InputError,
+    InputTooLarge,
     SpecError,
     TrainingError,
     TrainingStopped,
@@ -54,6 +55,7 @@ __all__ = [
     "ColumnProfile",
     "DatasetProfile",
     "InputError",
+    "InputTooLarge",
     "JobSpec",
     "Limits",
     "ModelInfo",

@@ -34,7 +34,19 @@ class TrainingStopped(Exception):
 
 
 class InputError(ValueError):
-    """Rows given to a predictor that do not fit its input schema."""
+    """A prediction body, rows or observations that do not fit a predictor's inputs.
+
+    ``loc`` is where in the body the problem is, e.g. ``("records", 3, "age")``.
+    """
+
+    def __init__(self, message: str, loc: tuple[str | int, ...] = ()):
+        self.message = message
+        self.loc = loc
+        super().__init__(message)
+
+
+class InputTooLarge(InputError):
+    """More rows in one prediction request than the caller allows."""
 
 
 class ArtifactError(ValueError):

@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from mlengine.errors import InputError, InputTooLarge, SpecError
+
 
 class ApiError(Exception):
     status_code = 400
@@ -60,4 +62,20 @@ def install_error_handler(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
+    async def handle_spec(request: Request, exc: Exception) -> JSONResponse:
+        # The engine's spec errors are relative to the spec, which is the request body.
+        assert isinstance(exc, SpecError)
+        detail = [{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    async def handle_input(request: Request, exc: Exception) -> JSONResponse:
+        # A prediction body the model cannot take; too many rows is a 413.
+        assert isinstance(exc, InputError)
+        if isinstance(exc, InputTooLarge):
+            return JSONResponse({"detail": exc.message}, status_code=413)
+        detail = [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     app.add_exception_handler(ApiError, handle)
+    app.add_exception_handler(SpecError, handle_spec)
+    app.add_exception_handler(InputError, handle_input)
