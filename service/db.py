@@ -123,12 +123,18 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 OwnedT = TypeVar("OwnedT", bound=Base)
 
 
-def get_owned(session: Session, table: type[OwnedT], owner_id: str, row_id: str) -> OwnedT:
-    """The owner's row, or a 404 that reads exactly like a missing one."""
+def find_owned(session: Session, table: type[OwnedT], owner_id: str, row_id: str) -> OwnedT | None:
+    """The owner's row, or None (another owner's row is None too)."""
     columns: Any = table  # every owned table has ``id`` and ``owner_id`` columns
     row: OwnedT | None = session.scalar(
         select(table).where(columns.id == row_id, columns.owner_id == owner_id)
     )
+    return row
+
+
+def get_owned(session: Session, table: type[OwnedT], owner_id: str, row_id: str) -> OwnedT:
+    """The owner's row, or a 404 that reads exactly like a missing one."""
+    row = find_owned(session, table, owner_id, row_id)
     if row is None:
         noun = table.__tablename__.removesuffix("s")
         raise NotFound(f"{noun} '{row_id}' not found")

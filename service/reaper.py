@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from service.jobs.store import reap_stale, resend_unsent
+from service.jobs.service import reap_stale, resend_unsent
 from service.queue import enqueue_job
 from service.settings import get_settings
 

@@ -1,4 +1,5 @@
-"""Run one job: claim it, load its data, train on the engine, write the result.
+"""Run one job on the engine: claim it, train, end it. The job's lifecycle (every status
+change and every row written) is ``service.jobs.service``'s; this is the adapter.
 
 The training thread never touches the database: metric points are buffered and a side
 thread writes them in batches, beats the job's heartbeat and reads the cancel flag,
@@ -15,42 +16,20 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-
 from mlengine import Callbacks, SpecError, TrainingError, TrainingStopped
 from mlengine.callbacks import CheckpointKind
-from mlengine.spec import JobSpec
 from mlengine.train import train
-from mlengine.types import json_safe
-from service.blobs import put_blob, read_blob
-from service.datasets.ingest import from_parquet_bytes
-from service.datasets.tables import Dataset
-from service.db import new_id, session_scope, utcnow
-from service.jobs.store import beat, claim, finish, newest_checkpoint, reset_after
-from service.jobs.tables import Checkpoint, Job, MetricPoint
-from service.models.tables import Model
+from service.db import utcnow
+from service.jobs import service as jobs
+from service.jobs.tables import JobStatus
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("descent.worker")
 
 
-def _insert_points(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(MetricPoint).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(MetricPoint).on_conflict_do_nothing()
-    else:
-        stmt = insert(MetricPoint)
-    session.execute(stmt, rows)
-
-
 class JobCallbacks(Callbacks):
-    def __init__(self, job_id: str, token: str, settings: Settings):
-        self.job_id = job_id
-        self.token = token
+    def __init__(self, run: jobs.Run, settings: Settings):
+        self.run = run
         self.settings = settings
         self._lock = threading.Lock()
         self._points: list[dict[str, Any]] = []
@@ -59,7 +38,7 @@ class JobCallbacks(Callbacks):
         self._stop = threading.Event()
         self._lost = False
         self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"job-{job_id}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"job-{run.job_id}", daemon=True)
 
     # -- engine side (training thread): memory only, except checkpoints --
     def on_metrics(self, step: int, values: dict[str, float]) -> None:
@@ -67,7 +46,7 @@ class JobCallbacks(Callbacks):
         with self._lock:
             self._points.extend(
                 {
-                    "job_id": self.job_id,
+                    "job_id": self.run.job_id,
                     "name": n,
                     "step": int(step),
                     "value": float(v),
@@ -89,21 +68,8 @@ class JobCallbacks(Callbacks):
 
     def on_checkpoint(self, step: int, kind: CheckpointKind, data: bytes) -> None:
         self.flush()
-        with session_scope() as session:
-            if not self._still_owned(session):
-                return
-            blob = put_blob(session, data)
-            session.add(
-                Checkpoint(
-                    id=new_id("ckpt"),
-                    job_id=self.job_id,
-                    step=int(step),
-                    kind=kind,
-                    size_bytes=blob.size_bytes,
-                    sha256=blob.sha256,
-                    blob_id=blob.id,
-                )
-            )
+        if not self._lost and not jobs.record_checkpoint(self.run, int(step), kind, data):
+            self._lose()
 
     def should_stop(self) -> bool:
         return self._stop.is_set()
@@ -112,32 +78,24 @@ class JobCallbacks(Callbacks):
     def start(self) -> None:
         self._thread.start()
 
-    def _still_owned(self, session: Session) -> bool:
-        """Whether this run still owns the job; a run that lost it (its heartbeat went stale
-        and another run took over) writes nothing more and stops."""
-        if not self._lost:
-            token = session.scalar(select(Job.run_token).where(Job.id == self.job_id))
-            if token != self.token:
-                self._lost = True
-                self._stop.set()
-        return not self._lost
+    def _lose(self) -> None:
+        """This run lost the job (its heartbeat went stale and another run took over): it
+        writes nothing more and stops."""
+        self._lost = True
+        self._stop.set()
 
     def flush(self) -> None:
         with self._lock:
             points, self._points = self._points, []
-        if points:
-            with session_scope() as session:
-                if self._still_owned(session):
-                    _insert_points(session, points)
+        if points and not self._lost and not jobs.record_points(self.run, points):
+            self._lose()
 
     def _beat(self) -> None:
         with self._lock:
             progress, self._progress = self._progress, None
-        with session_scope() as session:
-            cancel = beat(session, self.job_id, self.token, progress)
+        cancel = jobs.heartbeat(self.run, progress)
         if cancel is None:
-            self._lost = True
-            self._stop.set()
+            self._lose()
         elif cancel:
             self._stop.set()
 
@@ -150,7 +108,9 @@ class JobCallbacks(Callbacks):
                     last_beat = time.monotonic()
                 self.flush()
             except Exception:  # noqa: BLE001 - a passing database error must not stop training
-                log.exception("job %s: writing metrics/heartbeat failed; will retry", self.job_id)
+                log.exception(
+                    "job %s: writing metrics/heartbeat failed; will retry", self.run.job_id
+                )
 
     def close(self) -> None:
         self._closing.set()
@@ -163,130 +123,49 @@ class JobCallbacks(Callbacks):
         return self._lost
 
 
-def _source_model(session: Session, job: Job, spec: JobSpec) -> bytes | None:
-    """The model artifact a transfer-learning job starts from."""
-    if spec.init_from is None:
-        return None
-    source = session.scalar(
-        select(Model).where(Model.job_id == spec.init_from.job_id, Model.owner_id == job.owner_id)
-    )
-    if source is None:
-        raise TrainingError(
-            "init_from",
-            f"the model of job '{spec.init_from.job_id}' is gone; submit without init_from "
-            "or start from another job",
-        )
-    return read_blob(session, source.blob_id)
-
-
-def _load(session: Session, job: Job) -> tuple[JobSpec, Any, bytes | None]:
-    spec = JobSpec.model_validate(job.spec)
-    resume: bytes | None = None
-    ckpt = newest_checkpoint(session, job.id) if job.attempts > 1 else None
-    if ckpt is not None:
-        resume = read_blob(session, ckpt.blob_id)
-        log.info("job %s: resuming from checkpoint at step %s", job.id, ckpt.step)
-    reset_after(session, job.id, ckpt.step if ckpt else None)
-    table = None
-    if spec.dataset_id is not None:
-        dataset = session.scalar(
-            select(Dataset).where(Dataset.id == job.dataset_id, Dataset.owner_id == job.owner_id)
-        )
-        if dataset is None:
-            raise TrainingError(
-                "dataset_missing",
-                f"dataset '{spec.dataset_id}' was deleted before the job ran; upload it again",
-            )
-        table = from_parquet_bytes(read_blob(session, dataset.blob_id))
-    return spec, table, resume
+def job_error(exc: BaseException) -> tuple[JobStatus, dict[str, str] | None]:
+    """How an engine exception ends a job."""
+    if isinstance(exc, TrainingStopped):
+        return JobStatus.CANCELLED, None
+    if isinstance(exc, TrainingError):
+        return JobStatus.FAILED, {"type": exc.type, "message": exc.message}
+    if isinstance(exc, SpecError):
+        # Checks that need the data itself (rare: the spec was checked against the
+        # dataset's profile at submit).
+        return JobStatus.FAILED, {"type": "spec", "message": str(exc)}
+    return JobStatus.FAILED, {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
 
 
 def run_job(job_id: str) -> None:
-    settings = get_settings()
-    worker = f"{socket.gethostname()}:{os.getpid()}"
-    with session_scope() as session:
-        token = claim(session, job_id, worker, settings)
-    if token is None:
+    run = jobs.start_run(job_id, f"{socket.gethostname()}:{os.getpid()}")
+    if run is None:
         log.info("job %s: not queued (already taken, ended or cancelled); skipping", job_id)
         return
-    log.info("job %s: running (run %s)", job_id, token)
-    callbacks = JobCallbacks(job_id, token, settings)
+    log.info("job %s: running (run %s)", job_id, run.token)
+    callbacks = JobCallbacks(run, get_settings())
+    failure: Exception | None = None
     try:
-        with session_scope() as session:
-            job = session.get_one(Job, job_id)
-            spec, table, resume = _load(session, job)
-            init_from = _source_model(session, job, spec)
+        inputs = jobs.load_inputs(run)
         callbacks.start()
-        result = train(spec, table, callbacks, resume=resume, init_from=init_from)
-    except TrainingStopped:
-        callbacks.close()
-        if callbacks.lost:
-            log.warning("job %s: this run lost the job to another; stopping quietly", job_id)
-            return
-        _end(job_id, token, status="cancelled")
-        return
-    except TrainingError as exc:
-        callbacks.close()
-        _end(job_id, token, status="failed", error={"type": exc.type, "message": exc.message})
-        return
-    except SpecError as exc:
-        # Checks that need the data itself (rare: the spec was checked against the
-        # dataset's profile at submit).
-        callbacks.close()
-        _end(job_id, token, status="failed", error={"type": "spec", "message": str(exc)})
-        return
-    except Exception as exc:
-        log.exception("job %s failed", job_id)
-        callbacks.close()
-        _end(
-            job_id,
-            token,
-            status="failed",
-            error={"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"},
+        result = train(
+            inputs.spec,
+            inputs.table,
+            callbacks,
+            resume=inputs.resume,
+            init_from=inputs.init_from,
         )
-        return
-    callbacks.close()
-    metrics = json_safe(result.metrics)
-    with session_scope() as session:
-        model = session.scalar(select(Model).where(Model.job_id == job_id))
-        if model is None:
-            job = session.get_one(Job, job_id)
-            blob = put_blob(session, result.artifact)
-            model = Model(
-                id=new_id("mdl"),
-                owner_id=job.owner_id,
-                job_id=job_id,
-                task=result.info.task,
-                model_type=result.info.model_type,
-                inputs=result.info.inputs,
-                classes=result.info.classes,
-                info=json_safe(result.info.extra),
-                metrics=metrics,
-                blob_id=blob.id,
-            )
-            session.add(model)
-            session.flush()
-        progress = {**callbacks.last_progress, "fraction": 1.0}
-        if not finish(
-            session,
-            job_id,
-            token,
-            status="succeeded",
-            metrics=metrics,
-            model_id=model.id,
-            diagnosis=json_safe(result.extra.get("diagnosis")),
-            progress=progress,
-        ):
-            session.rollback()
-            log.warning("job %s: another run owns the job now; result not written", job_id)
-            return
-    log.info("job %s: succeeded", job_id)
+    except Exception as exc:  # noqa: BLE001 - every failure ends the job, below
+        failure = exc
+        if not isinstance(exc, TrainingStopped | TrainingError | SpecError):
+            log.exception("job %s failed", job_id)
+    finally:
+        callbacks.close()
+    if callbacks.lost:
+        log.warning("job %s: this run lost the job to another; stopping quietly", job_id)
+    elif failure is not None:
+        jobs.end(run, *job_error(failure))
+    else:
+        jobs.succeed(run, result, callbacks.last_progress)
 
 
-def _end(job_id: str, token: str, **values: Any) -> None:
-    with session_scope() as session:
-        finish(session, job_id, token, **values)
-    log.info("job %s: %s", job_id, values.get("status"))
-
-
-__all__ = ["JobCallbacks", "run_job"]
+__all__ = ["JobCallbacks", "job_error", "run_job"]

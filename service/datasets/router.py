@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -24,7 +24,7 @@ from service.datasets.schemas import DatasetOut, RowsOut
 from service.datasets.tables import Dataset
 from service.db import SessionDep, get_owned, new_id, session_scope
 from service.errors import BadRequest, Conflict, TooLarge, Unprocessable
-from service.jobs.tables import ACTIVE_STATUSES, Job
+from service.jobs.repository import dataset_in_use
 from service.pagination import CursorQuery, LimitQuery, Page, paginate
 from service.settings import Settings, get_settings
 
@@ -188,10 +188,7 @@ def dataset_rows(
 )
 def delete_dataset(dataset_id: str, session: SessionDep, owner: OwnerDep) -> Response:
     dataset = get_owned_dataset(session, owner, dataset_id)
-    in_use = session.scalar(
-        select(exists().where(Job.dataset_id == dataset.id, Job.status.in_(ACTIVE_STATUSES)))
-    )
-    if in_use:
+    if dataset_in_use(session, dataset.id):
         raise Conflict(
             f"dataset '{dataset_id}' is used by a queued or running job; "
             "wait for it to end or cancel it, then delete"

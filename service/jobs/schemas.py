@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+from service.jobs.tables import JobStatus
 
 
 class JobError(BaseModel):
