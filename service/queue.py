@@ -6,6 +6,8 @@ The service enqueues by task name (``send_task``) and never imports ``workers``;
 
 from __future__ import annotations
 
+import json
+import secrets
 from functools import lru_cache
 from typing import Any
 
@@ -58,7 +60,60 @@ def queue_for(device: str, settings: Settings) -> str:
 
 
 def enqueue_job(job_id: str, queue: str) -> None:
-    get_celery().send_task(RUN_JOB_TASK, args=[job_id], queue=queue)
+    # The task id starts with the job id, so that the queue's contents can be read back
+    # (``waiting_jobs``); each send has its own.
+    task_id = f"{job_id}.{secrets.token_hex(4)}"
+    get_celery().send_task(RUN_JOB_TASK, args=[job_id], queue=queue, task_id=task_id)
+
+
+def _job_of(payload: str | bytes) -> str | None:
+    try:
+        task_id = json.loads(payload)["headers"]["id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return task_id.rsplit(".", 1)[0] if isinstance(task_id, str) else None
+
+
+# Kombu's Redis transport keeps a queue's messages in one list per priority step.
+_REDIS_PRIORITY_SEP = "\x06\x16"
+_REDIS_PRIORITY_STEPS = (0, 3, 6, 9)
+
+
+@lru_cache
+def _embedded_engine(url: str) -> Any:
+    from sqlalchemy import create_engine
+
+    return create_engine(url, connect_args={"timeout": 30})
+
+
+def waiting_jobs(queue: str) -> set[str]:
+    """The jobs whose message waits in ``queue``, not yet taken by a worker. A message a
+    worker took but has not acknowledged is not waiting: if that job is still queued, the
+    worker died before it could claim it. Raises if the broker does not answer."""
+    url = get_settings().resolved_broker_url
+    if url.startswith("sqla+"):
+        from sqlalchemy import text
+
+        with _embedded_engine(url.removeprefix("sqla+")).connect() as conn:
+            payloads = conn.execute(
+                text(
+                    "SELECT m.payload FROM kombu_message m JOIN kombu_queue q "
+                    "ON m.queue_id = q.id WHERE q.name = :queue AND m.visible"
+                ),
+                {"queue": queue},
+            ).scalars()
+            found = {_job_of(p) for p in payloads}
+    else:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=5)
+        try:
+            keys = [queue] + [f"{queue}{_REDIS_PRIORITY_SEP}{p}" for p in _REDIS_PRIORITY_STEPS[1:]]
+            found = {_job_of(p) for key in keys for p in client.lrange(key, 0, -1)}
+        finally:
+            client.close()
+    found.discard(None)
+    return found  # type: ignore[return-value]
 
 
 def broker_ok() -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from service.jobs.service import reap_stale, resend_unsent
+from service.jobs.service import reap_stale, resend_lost, resend_unsent
 from service.queue import enqueue_job
 from service.settings import get_settings
 
@@ -20,6 +20,7 @@ def start_reaper(stop: threading.Event) -> threading.Thread:
             try:
                 reap_stale(settings, enqueue_job)
                 resend_unsent(settings, enqueue_job)
+                resend_lost(settings, enqueue_job)
             except Exception:  # noqa: BLE001 - keep reaping after a passing database error
                 log.exception("reaper pass failed")
 

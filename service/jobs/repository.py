@@ -120,6 +120,18 @@ def unsent_queued(session: Session, created_before: datetime) -> list[Any]:
     )
 
 
+def sent_queued(session: Session, sent_before: datetime) -> list[Any]:
+    """Queued jobs whose message was sent before the cutoff and not yet claimed."""
+    return list(
+        session.execute(
+            select(Job.id, Job.queue, Job.enqueued_at, Job.sends)
+            .where(Job.status == JobStatus.QUEUED, Job.enqueued_at < sent_before)
+            .order_by(Job.enqueued_at)
+            .limit(500)
+        )
+    )
+
+
 # -- writes --
 
 
@@ -142,7 +154,13 @@ def _conditional(session: Session, *where: Any, **values: Any) -> bool:
 
 
 def mark_enqueued(session: Session, job_id: str) -> None:
-    _conditional(session, Job.id == job_id, Job.status == JobStatus.QUEUED, enqueued_at=utcnow())
+    _conditional(
+        session,
+        Job.id == job_id,
+        Job.status == JobStatus.QUEUED,
+        enqueued_at=utcnow(),
+        sends=Job.sends + 1,
+    )
 
 
 def request_cancel(session: Session, job: Job) -> bool:
@@ -199,6 +217,18 @@ def finish(session: Session, job_id: str, token: str, status: JobStatus, **value
     """End a run: status and result fields, only if this run still owns the job."""
     values.setdefault("finished_at", utcnow())
     return _conditional(session, *_owned_by_run(job_id, token), status=status, **values)
+
+
+def end_lost(session: Session, job_id: str, sent_at: datetime, **values: Any) -> bool:
+    """Resend or fail a queued job whose message is lost, only if it is still queued with
+    that message (no worker claimed it, no one sent it again since)."""
+    return _conditional(
+        session,
+        Job.id == job_id,
+        Job.status == JobStatus.QUEUED,
+        Job.enqueued_at == sent_at,
+        **values,
+    )
 
 
 def end_stale(session: Session, job_id: str, heartbeat_at: datetime, **values: Any) -> bool:

@@ -32,7 +32,7 @@ from service.db import find_owned, session_scope, utcnow
 from service.errors import Conflict, Unavailable
 from service.jobs import repository as repo
 from service.jobs.tables import Job, JobStatus
-from service.queue import enqueue_job, queue_for
+from service.queue import enqueue_job, queue_for, waiting_jobs
 from service.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -322,6 +322,57 @@ def resend_unsent(settings: Settings, send: Send) -> list[str]:
     with session_scope() as session:
         unsent = repo.unsent_queued(session, cutoff)
     return [job_id for job_id, queue in unsent if send_queued(send, job_id, queue)]
+
+
+def resend_lost(
+    settings: Settings, send: Send, waiting: Callable[[str], set[str]] = waiting_jobs
+) -> list[str]:
+    """Queued jobs sent longer ago than a grace period whose message no longer waits in the
+    queue (the broker restarted empty, or a worker took it and died before claiming the
+    job): send them again; claiming is exclusive, so a duplicate is harmless. A job whose
+    message was lost ``max_attempts`` times fails, naming why. ``waiting(queue)`` lists the
+    jobs whose message waits there; it raises when the broker does not answer."""
+    cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
+    with session_scope() as session:
+        sent = repo.sent_queued(session, cutoff)
+    if not sent:
+        return []
+    in_queue = {queue: waiting(queue) for queue in {row.queue for row in sent}}
+    touched: list[str] = []
+    for job_id, queue, enqueued_at, sends in sent:
+        if job_id in in_queue[queue]:
+            continue
+        values: dict[str, Any]
+        if sends >= settings.max_attempts:
+            values = {
+                "status": JobStatus.FAILED,
+                "finished_at": utcnow(),
+                "error": {
+                    "type": "message_lost",
+                    "message": (
+                        f"the job was sent to queue '{queue}' {sends} times and each message "
+                        "was lost before a worker started it (a broker that restarts empty, "
+                        "or workers that die on taking it); check the broker and the "
+                        "workers' logs, then submit the job again"
+                    ),
+                },
+            }
+        else:
+            values = {"enqueued_at": None}
+        with session_scope() as session:
+            won = repo.end_lost(session, job_id, enqueued_at, **values)
+        if not won:
+            continue  # claimed or sent again meanwhile
+        touched.append(job_id)
+        log.warning(
+            "job %s: its message to '%s' is lost; %s",
+            job_id,
+            queue,
+            "failed" if "status" in values else "sending it again",
+        )
+        if "status" not in values:
+            send_queued(send, job_id, queue)
+    return touched
 
 
 def _after_silence(attempts: int, cancel: bool, settings: Settings) -> dict[str, Any]:

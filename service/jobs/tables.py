@@ -61,6 +61,9 @@ class Job(Base):
     # When the queue accepted the job's message; null while none has been sent, so a
     # queued job whose message never left is sent again by the reaper.
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # How many messages were sent for the job: a job whose message is lost again and again
+    # (a worker that dies on taking it) fails after ``max_attempts``.
+    sends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from service.db import session_scope, utcnow
-from service.jobs.service import reap_stale, resend_unsent, start_run
+from service.jobs.service import reap_stale, resend_lost, resend_unsent, start_run
 from service.jobs.tables import Job
 from service.settings import Settings
 from tests.service.jobs.rows import get_job, make_job
@@ -52,3 +54,47 @@ def test_a_silent_worker_job_is_requeued_then_failed(database: Settings) -> None
     job = get_job(job_id)
     assert job.status == "failed" and job.error is not None
     assert job.error["type"] == "worker_lost" and sent == [job_id]
+
+
+def _sent(job_id: str, ago: float) -> None:
+    with session_scope() as session:
+        job = session.get_one(Job, job_id)
+        job.enqueued_at = utcnow() - timedelta(seconds=ago)
+        job.sends += 1
+
+
+def test_a_job_whose_message_was_lost_is_sent_again_then_failed(database: Settings) -> None:
+    settings = database  # max_attempts 2
+    sent: list[str] = []
+    lost, waits, fresh = make_job(60), make_job(60), make_job(60)
+    _sent(lost, 60)
+    _sent(waits, 60)
+    _sent(fresh, 0)
+
+    def waiting(queue: str) -> set[str]:
+        assert queue == "q"
+        return {waits}
+
+    assert resend_lost(settings, lambda j, q: sent.append(j), waiting) == [lost]
+    assert sent == [lost]
+    job = get_job(lost)
+    assert job.status == "queued" and job.sends == 2 and job.enqueued_at is not None
+    # Lost again: the second send was the last.
+    _sent(lost, 60)
+    assert resend_lost(settings, lambda j, q: sent.append(j), waiting) == [lost]
+    job = get_job(lost)
+    assert job.status == "failed" and job.error is not None and sent == [lost]
+    assert job.error["type"] == "message_lost" and "'q'" in job.error["message"]
+    assert get_job(waits).status == "queued" and get_job(fresh).status == "queued"
+
+
+def test_a_broker_that_does_not_answer_changes_nothing(database: Settings) -> None:
+    job_id = make_job(60)
+    _sent(job_id, 60)
+
+    def broker_down(queue: str) -> set[str]:
+        raise ConnectionError("broker down")
+
+    with pytest.raises(ConnectionError):
+        resend_lost(database, lambda j, q: None, broker_down)
+    assert get_job(job_id).sends == 1 and get_job(job_id).status == "queued"
