@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import subprocess
 import sys
 
 from service.settings import get_settings
@@ -60,15 +58,6 @@ def _torch_threads(concurrency: int) -> int:
     return configured if configured > 0 else max(1, (os.cpu_count() or 1) // max(1, concurrency))
 
 
-def _stop_with_parent() -> None:
-    """In the worker child: get SIGTERM when ``serve`` dies, however it dies (uvicorn
-    re-raises SIGTERM after its shutdown, so ``serve``'s own cleanup may never run)."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="descent", description="Descent model-training service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,20 +105,15 @@ def main(argv: list[str] | None = None) -> None:
         settings = get_settings()
         # One machine: the worker takes CPU and GPU jobs alike.
         queues = f"{settings.default_queue},{settings.gpu_queue}"
+        from service.supervisor import WorkerSupervisor, stop_with_parent
+
         worker_env = {**os.environ, "DESCENT_TORCH_THREADS": str(_torch_threads(1))}
-        worker_proc = subprocess.Popen(
-            _worker_argv(queues, 1),
-            env=worker_env,
-            preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
-        )
+        supervisor = WorkerSupervisor(_worker_argv(queues, 1), worker_env, stop_with_parent)
+        supervisor.start()
         try:
             _api(args.host, args.port)
         finally:
-            worker_proc.send_signal(signal.SIGTERM)
-            try:
-                worker_proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker_proc.kill()
+            supervisor.stop()
 
 
 if __name__ == "__main__":

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from mlengine.errors import InputError, InputTooLarge, SpecError
+
+log = logging.getLogger("descent.api")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def request_id(request: Request) -> str:
+    """This request's id (made once per request; logged with its errors)."""
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.state.request_id = secrets.token_hex(8)
+    return str(rid)
 
 
 class ApiError(Exception):
@@ -76,6 +90,29 @@ def install_error_handler(app: FastAPI) -> None:
         detail = [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=422)
 
+    async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: logged with the request id, answered as JSON like every other error.
+        rid = request_id(request)
+        log.error("request %s: %s %s failed", rid, request.method, request.url.path, exc_info=exc)
+        return JSONResponse(
+            {
+                "detail": (
+                    f"internal error ({type(exc).__name__}); it was logged with request id "
+                    f"{rid}: quote it when you report the problem"
+                ),
+                "request_id": rid,
+            },
+            status_code=500,
+            headers={REQUEST_ID_HEADER: rid},
+        )
+
+    @app.middleware("http")
+    async def tag_request(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers[REQUEST_ID_HEADER] = request_id(request)
+        return response
+
     app.add_exception_handler(ApiError, handle)
+    app.add_exception_handler(Exception, handle_unexpected)
     app.add_exception_handler(SpecError, handle_spec)
     app.add_exception_handler(InputError, handle_input)

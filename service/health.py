@@ -8,7 +8,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from service.db import get_engine
+from service.migrate import schema_behind
 from service.queue import broker_ok
+from service.supervisor import current as current_supervisor
 
 router = APIRouter(tags=["health"])
 
@@ -27,19 +29,35 @@ def _database_ok() -> str | None:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 
+def _schema_ok() -> str | None:
+    try:
+        return schema_behind(get_engine())
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
 @router.get(
     "/readyz",
-    summary="The database and the broker answer",
-    responses={503: {"description": "Names the database or broker that did not answer"}},
+    summary="Database (at the code's schema), broker and, under `serve`, its worker are up",
+    responses={503: {"description": "Names what is not ready: database, schema, broker, worker"}},
 )
 async def readyz() -> JSONResponse:
-    db = await run_in_threadpool(_database_ok)
-    broker = await run_in_threadpool(broker_ok)
-    checks = {"database": db or "ok", "broker": broker or "ok"}
-    if db or broker:
-        down = " and ".join(n for n, e in (("database", db), ("broker", broker)) if e)
+    problems: dict[str, str | None] = {
+        "database": await run_in_threadpool(_database_ok),
+        "broker": await run_in_threadpool(broker_ok),
+    }
+    if problems["database"] is None:
+        problems["schema"] = await run_in_threadpool(_schema_ok)
+    supervisor = current_supervisor()
+    if supervisor is not None:  # descent serve: its own worker must be running
+        problems["worker"] = supervisor.status()
+    checks = {name: why or "ok" for name, why in problems.items()}
+    silent = [name for name in ("database", "broker") if problems[name]]
+    parts = [f"the {' and '.join(silent)} did not answer"] if silent else []
+    parts += [why for name, why in problems.items() if why and name not in silent]
+    if parts:
         return JSONResponse(
-            {"status": "unavailable", "detail": f"the {down} did not answer", "checks": checks},
+            {"status": "unavailable", "detail": "; ".join(parts), "checks": checks},
             status_code=503,
         )
     return JSONResponse({"status": "ok", "checks": checks})

@@ -93,6 +93,8 @@ def test_readyz_names_what_does_not_answer(
     tmp_path: Path, setting: str, value: str, down: str
 ) -> None:
     env = {**_base_env(tmp_path), setting: value}
+    if down != "database":  # a database at the code's schema, so only the broker is down
+        subprocess.run(_cli("migrate"), env=env, check=True, capture_output=True)
     port = _free_port()
     log = tmp_path / "api.log"
     proc = spawn(["api", "--port", str(port)], env, log)
@@ -131,3 +133,83 @@ def test_openapi_documents_the_contract(tmp_path: Path) -> None:
     ):
         assert f'"{path}"' in spec
     assert "multipart/form-data" in spec and "Idempotency-Key".lower() in spec.lower()
+
+
+def test_serve_restarts_a_worker_that_died(tmp_path: Path) -> None:
+    env = _base_env(tmp_path)
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    proc = spawn(["serve", "--port", str(port)], env, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{base}/healthz", proc, log)
+        first = _worker_pid(proc.pid)
+        assert _ready(base), log.read_text()[-3000:]
+        os.killpg(first, signal.SIGKILL)  # the worker and its pool die
+        saw_503 = False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            r = httpx.get(f"{base}/readyz", timeout=30)
+            if r.status_code == 503:
+                saw_503 = True
+                assert "worker" in r.json()["detail"], r.json()
+            elif saw_503:
+                break
+            time.sleep(0.1)
+        assert saw_503, "readyz never said that the worker was gone"
+        assert _ready(base), log.read_text()[-3000:]
+        second = _worker_pid(proc.pid)
+        assert second != first and not _alive(first)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while _alive(second) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(second), "the restarted worker outlived serve"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _worker_pid(serve_pid: int) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = subprocess.run(
+            ["pgrep", "-P", str(serve_pid)], capture_output=True, text=True
+        ).stdout.split()
+        if children:
+            return int(children[0])
+        time.sleep(0.2)
+    raise AssertionError("serve has no worker process")
+
+
+def _ready(base: str, timeout: float = 90) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(f"{base}/readyz", timeout=30).status_code == 200:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_an_unmigrated_database_is_not_ready_and_errors_are_json(tmp_path: Path) -> None:
+    env = _base_env(tmp_path)
+    port = _free_port()
+    log = tmp_path / "api.log"
+    proc = spawn(["api", "--port", str(port)], env, log)  # no `descent migrate` first
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{base}/healthz", proc, log)
+        r = httpx.get(f"{base}/readyz", timeout=30)
+        assert r.status_code == 503
+        assert "descent migrate" in r.json()["detail"] and r.json()["checks"]["schema"] != "ok"
+        r = httpx.get(f"{base}/v1/jobs", headers={"Authorization": "Bearer dsk_x"}, timeout=30)
+        assert r.status_code == 500
+        body = r.json()
+        rid = body["request_id"]
+        assert rid in body["detail"] and r.headers["x-request-id"] == rid
+        assert rid in log.read_text()  # logged with the traceback
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
