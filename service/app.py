@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.bodylimit import BodyLimit
 from service.datasets.router import router as datasets_router
 from service.errors import install_error_handler
 from service.health import router as health_router
@@ -36,6 +37,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     app = FastAPI(title="Descent", version="1", description=DESCRIPTION, lifespan=lifespan)
     install_error_handler(app)
+    app.add_middleware(BodyLimit)
     app.include_router(health_router)
     app.include_router(datasets_router)
     app.include_router(jobs_router)

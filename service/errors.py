@@ -27,8 +27,14 @@ def request_id(request: Request) -> str:
 class ApiError(Exception):
     status_code = 400
 
-    def __init__(self, detail: Any, status_code: int | None = None):
+    def __init__(
+        self,
+        detail: Any,
+        status_code: int | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.detail = detail
+        self.headers = headers
         if status_code is not None:
             self.status_code = status_code
         super().__init__(str(detail))
@@ -66,6 +72,10 @@ class Unprocessable(ApiError):
         return cls([{"loc": loc, "msg": msg, "type": type_}])
 
 
+class TooManyRequests(ApiError):
+    status_code = 429
+
+
 class Unavailable(ApiError):
     status_code = 503
 
@@ -73,7 +83,9 @@ class Unavailable(ApiError):
 def install_error_handler(app: FastAPI) -> None:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = dict(exc.headers or {})
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     async def handle_spec(request: Request, exc: Exception) -> JSONResponse:

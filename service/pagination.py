@@ -43,6 +43,8 @@ def decode_cursor(cursor: str, keys: list[InstrumentedAttribute[Any]]) -> list[A
                 value = datetime.fromisoformat(value)
             elif not isinstance(value, key.type.python_type) or isinstance(value, bool):
                 raise ValueError
+            elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise ValueError  # no database column holds it
             out.append(value)
         return out
     except (ValueError, TypeError):

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_layer_width: int = 16_384
     max_timesteps: int = 5_000_000
     max_predict_rows: int = 10_000
+    max_json_bytes: int = Field(8 * 1024 * 1024, description="Largest JSON request body.")
+    max_auth_failures: int = Field(30, description="Failed authentications per client a minute.")
 
     # Queues: CPU jobs on the default queue, ``device: cuda`` jobs on the GPU queue.
     default_queue: str = "descent"

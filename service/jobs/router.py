@@ -107,7 +107,10 @@ def job_metrics(
     session: SessionDep,
     owner: OwnerDep,
     name: Annotated[str | None, Query(description="Only points of this metric.")] = None,
-    after_step: Annotated[int | None, Query(description="Only points after this step.")] = None,
+    after_step: Annotated[
+        int | None,
+        Query(ge=-(2**63), le=2**63 - 1, description="Only points after this step."),
+    ] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[MetricPointOut]:

@@ -108,17 +108,18 @@ def submit(
 ) -> Job:
     """Validate, commit, send to the queue, note that it was sent. The same idempotency key
     gives the first job back; a broker that fails leaves nothing saved (503)."""
+    spec, dataset_id = validated(session, owner, raw)
+    saved = spec.model_dump(mode="json")
     if idempotency_key:
         existing = repo.by_idempotency_key(session, owner.id, idempotency_key)
         if existing is not None:
-            return existing
-    spec, dataset_id = validated(session, owner, raw)
+            return _same_request(existing, saved, idempotency_key)
     job = repo.add_job(
         session,
         owner_id=owner.id,
         dataset_id=dataset_id,
         idempotency_key=idempotency_key,
-        spec=spec.model_dump(mode="json"),
+        spec=saved,
         queue=queue_for(spec.device, get_settings()),
         progress={"fraction": 0.0},
         metrics={},
@@ -133,7 +134,7 @@ def submit(
         )
         if existing is None:
             raise
-        return existing
+        return _same_request(existing, saved, idempotency_key)
     try:
         send(job.id, job.queue)
     except Exception as exc:
@@ -146,6 +147,16 @@ def submit(
         ) from None
     repo.mark_enqueued(session, job.id)
     return job
+
+
+def _same_request(existing: Job, spec: dict[str, Any], key: str | None) -> Job:
+    """The job a repeated ``Idempotency-Key`` made, if the spec is the same (409 if not)."""
+    if existing.spec != spec:
+        raise Conflict(
+            f"Idempotency-Key '{key}' was already used for job '{existing.id}' with another "
+            "spec; send a new key for a new job, or the same spec to get that job back"
+        )
+    return existing
 
 
 def cancel(session: Session, owner: Owner, job_id: str) -> Job:
