@@ -45,15 +45,14 @@ class BodyLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay(bytes(body), message), send)
-                return
+                return  # the client went away
             body += message.get("body", b"")
             if len(body) > limit:
                 await self._refuse(scope, receive, send, limit, True)
                 return
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(bytes(body), None), send)
+        await self.app(scope, _replay(bytes(body), receive), send)
 
     @staticmethod
     async def _refuse(scope: Any, receive: Any, send: Any, limit: int, numeric: bool) -> None:
@@ -66,18 +65,16 @@ class BodyLimit:
         await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
 
 
-def _replay(body: bytes, then: Any) -> Any:
-    """A ``receive`` that gives the body read so far, then what the client sends next."""
+def _replay(body: bytes, receive: Any) -> Any:
+    """A ``receive`` that gives the body read so far, then whatever the client sends next
+    (a response that streams waits on it to learn of a disconnect)."""
     sent = False
 
-    async def receive() -> Any:
+    async def replay() -> Any:
         nonlocal sent
         if not sent:
             sent = True
-            if then is None:
-                return {"type": "http.request", "body": body, "more_body": False}
-        if then is not None:
-            return then
-        return {"type": "http.disconnect"}
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
 
-    return receive
+    return replay

@@ -100,3 +100,13 @@ def test_openapi_declares_the_bearer_scheme(api: httpx.Client) -> None:
     schemes = spec["components"]["securitySchemes"]
     assert any(s.get("scheme", "").lower() == "bearer" for s in schemes.values())
     assert spec["paths"]["/v1/jobs"]["get"]["security"]
+
+
+def test_docs_work_offline(api: httpx.Client) -> None:
+    page = api.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "https://" not in page.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs/assets/{asset}" in page.text
+        r = api.get(f"/docs/assets/{asset}")
+        assert r.status_code == 200 and len(r.content) > 10_000
