@@ -66,6 +66,13 @@ async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
         yield chunk
 
 
+def _bounded(filename: str, keep: int = 100) -> str:
+    """A file name as long as errors and rows may quote (its start and its extension)."""
+    if len(filename) <= 2 * keep:
+        return filename
+    return f"{filename[:keep]}...{filename[-keep:]}"
+
+
 def _too_large(limit: int) -> str:
     return (
         f"upload is larger than the limit of {limit} bytes (setting DESCENT_MAX_UPLOAD_BYTES); "
@@ -102,12 +109,13 @@ async def upload_dataset(request: Request, owner: OwnerDep) -> DatasetOut:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise Unprocessable.at(["body", "file"], "field 'file' is required: the dataset file")
-        filename = upload.filename or "dataset.csv"
+        filename = _bounded(upload.filename or "dataset.csv")
         name_field = form.get("name")
         name = name_field if isinstance(name_field, str) and name_field.strip() else filename
         tmp_dir = settings.data_dir / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, suffix=Path(filename).suffix)
+        # The client's file name is not part of the temporary file's: it may be anything.
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, suffix=".upload")
         tmp_path = Path(tmp_name)
         try:
             sha = hashlib.sha256()

@@ -110,3 +110,14 @@ def test_docs_work_offline(api: httpx.Client) -> None:
         assert f"/docs/assets/{asset}" in page.text
         r = api.get(f"/docs/assets/{asset}")
         assert r.status_code == 200 and len(r.content) > 10_000
+
+
+def test_a_long_file_name_or_extension_is_a_4xx(api: httpx.Client) -> None:
+    before = len(api.get("/v1/datasets", params={"limit": 1000}).json()["items"])
+    for name in ("data." + "x" * 300, "d" * 900 + ".csv.bin", "d" * 50_000 + ".csv"):
+        r = api.post("/v1/datasets", files={"file": (name, b"a,b\n1,2\n")})
+        assert r.status_code in (400, 415), r.text
+        assert len(r.text) < 1000 and r.json()["detail"]
+    r = api.post("/v1/datasets", files={"file": ("d" * 900 + ".csv", b"a,b\n1,2\n3,4\n")})
+    assert r.status_code == 201 and len(r.json()["name"]) <= 500
+    assert len(api.get("/v1/datasets", params={"limit": 1000}).json()["items"]) == before + 1
