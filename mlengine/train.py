@@ -8,8 +8,9 @@ from mlengine.callbacks import Callbacks
 from mlengine.context import TrainContext
 from mlengine.errors import TrainingError, TrainingStopped
 from mlengine.registry import get_kind
-from mlengine.spec import JobSpec, check_against_dataset, parse_params, validate_spec
+from mlengine.spec import JobSpec
 from mlengine.types import Limits, TrainResult
+from mlengine.validation import check_against_dataset, parse_params, validate_spec
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -40,7 +41,8 @@ def train(
     Raises ``SpecError`` (the spec does not fit the data), ``TrainingError`` (a failure
     the user can act on: ``.type`` and ``.message``), ``TrainingStopped`` (should_stop).
     """
-    from mlengine.data import prepare, profile_table
+    from mlengine.data import prepare
+    from mlengine.profiling import profile_table
 
     callbacks = callbacks or Callbacks()
     raw = spec.model_dump(mode="json") if isinstance(spec, JobSpec) else spec

@@ -42,8 +42,8 @@ from mlengine.artifact import (
 )
 from mlengine.context import TrainContext
 from mlengine.errors import ArtifactError, TrainingError, TrainingStopped
-from mlengine.kinds.mlp import NetTraining
 from mlengine.metrics import evaluate
+from mlengine.netspec import NetTraining
 from mlengine.nn import checkpoint as ckpt
 from mlengine.nn.nets import build_net, resolve_device
 from mlengine.nn.optim import Schedule, make_optimizer, set_lr

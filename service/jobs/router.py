@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mlengine import DatasetProfile, SpecError
-from mlengine.spec import JobSpec, check_against_dataset, validate_spec
+from mlengine import DatasetProfile, JobSpec, SpecError, check_against_dataset, validate_spec
 from mlengine.types import ColumnProfile
 from service.auth.keys import OwnerDep
 from service.auth.tables import Owner

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from mlengine import JobSpec, TrainingError, load_predictor, train, validate_spec
-from mlengine.data import prepare, profile_table
-from mlengine.spec import check_against_dataset
+from mlengine.data import prepare
+from mlengine.profiling import profile_table
+from mlengine.validation import check_against_dataset
 
 
 def checked(raw: dict, table: pa.Table) -> JobSpec:
