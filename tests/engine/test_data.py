@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -89,3 +92,22 @@ def test_cuda_asked_without_gpu(breast_cancer: pa.Table) -> None:
     with pytest.raises(TrainingError) as info:
         train({"model": {"type": "mlp"}, "target": "target", "device": "cuda"}, breast_cancer)
     assert info.value.type == "device"
+
+
+def test_profile_counts_nan_as_missing_and_only_valid_values_as_distinct() -> None:
+    nan = float("nan")
+    table = pa.table(
+        {
+            "f": pa.chunked_array([[1.0, nan, None], [1.0, 2.5, nan]]),
+            "i": pa.array([1, 2, None, 2, 3, 1]),
+            "s": pa.array(["a", None, "b", "a", "a", None]),
+        }
+    )
+    cols = {c.name: c for c in profile_table(table).columns}
+    assert (cols["f"].dtype, cols["f"].n_missing, cols["f"].n_unique) == ("float", 3, 2)
+    assert (cols["i"].dtype, cols["i"].n_missing, cols["i"].n_unique) == ("int", 1, 3)
+    assert (cols["s"].dtype, cols["s"].n_missing, cols["s"].n_unique) == ("string", 2, 2)
+    # stored as Parquet and read back (as the worker does), the profile is the same
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    assert profile_table(pq.read_table(pa.BufferReader(buf.getvalue()))) == profile_table(table)
