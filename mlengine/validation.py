@@ -168,10 +168,18 @@ def _task_error(kind: ModelKind, task: str, loc: tuple[str | int, ...]) -> dict[
     }
 
 
-def parse_params(spec: JobSpec, kind: ModelKind) -> tuple[BaseModel, BaseModel]:
-    """The typed params and training options of an already validated spec."""
-    return kind.params.model_validate(spec.model.params), kind.training.model_validate(
-        spec.training
+def parse_params(
+    spec: JobSpec, kind: ModelKind, limits: Limits | None = None
+) -> tuple[BaseModel, BaseModel]:
+    """The typed params and training options of an already validated spec.
+
+    ``limits``: those the spec was validated under (the validators that check limits see
+    them again); training passes no limits, as the service enforced its own at submit.
+    """
+    ctx = {"limits": limits or Limits()}
+    return (
+        kind.params.model_validate(spec.model.params, context=ctx),
+        kind.training.model_validate(spec.training, context=ctx),
     )
 
 
@@ -312,7 +320,7 @@ def _check_unsupervised(
         )
     checked = spec.model_copy(update={"features": features, "task": task})
     if kind.check_dataset is not None:
-        params, training = parse_params(checked, kind)
+        params, training = parse_params(checked, kind, limits)
         kind.check_dataset(
             DatasetCheck(
                 spec=checked,
@@ -435,7 +443,7 @@ def check_against_dataset(
     checked = spec.model_copy(update={"features": features, "task": task})
     checked = _fill_input_shape(checked, kind, profile)
     if kind.check_dataset is not None:
-        params, training = parse_params(checked, kind)
+        params, training = parse_params(checked, kind, limits)
         n_outputs = 1
         if task == "classification" and target.n_unique > 2:
             n_outputs = target.n_unique

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -111,3 +112,22 @@ def test_profile_counts_nan_as_missing_and_only_valid_values_as_distinct() -> No
     buf = io.BytesIO()
     pq.write_table(table, buf)
     assert profile_table(pq.read_table(pa.BufferReader(buf.getvalue()))) == profile_table(table)
+
+
+def test_train_takes_a_validated_spec_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=120)
+    table = pa.table({"x": x, "y": np.where(x > 0, "up", "down")})
+    raw = {"model": {"type": "logistic_regression"}, "target": "y"}
+    expected = train(raw, table).metrics
+    # the worker's path: the checked spec saved as JSON and read back
+    saved = checked(raw, table).model_dump(mode="json")
+    train_module = sys.modules["mlengine.train"]
+
+    def no_second_validation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a JobSpec was validated again")
+
+    monkeypatch.setattr(train_module, "validate_spec", no_second_validation)
+    assert train(JobSpec.model_validate(saved), table).metrics == expected
+    with pytest.raises(AssertionError, match="validated again"):
+        train(raw, table)  # a raw dict is validated
