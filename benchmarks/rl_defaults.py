@@ -15,7 +15,7 @@ import argparse
 import time
 
 import mlengine
-from mlengine.spec import validate_spec
+from mlengine.validation import validate_spec
 
 EVAL_EPISODES = 20
 

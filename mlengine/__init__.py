@@ -26,9 +26,10 @@ from mlengine.errors import (
     TrainingStopped,
 )
 from mlengine.registry import ModelKind, get_kind, kind_names, kinds, register
-from mlengine.spec import JobSpec, check_against_dataset, validate_spec
+from mlengine.spec import JobSpec
 from mlengine.train import train  # light: heavy imports happen inside train()
 from mlengine.types import ColumnProfile, DatasetProfile, Limits, ModelInfo, TrainResult
+from mlengine.validation import check_against_dataset, validate_spec
 
 if TYPE_CHECKING:
     from mlengine.predict import Predictor

@@ -1,9 +1,16 @@
-"""What a kind's hooks receive: checks against a dataset, and a training run."""
+"""The contract between the engine and a model kind: what a kind declares (``ModelKind``)
+and what its hooks receive (``DatasetCheck`` for its checks, ``TrainContext`` for a run).
+
+The registry of kinds is ``mlengine.registry``; the kinds themselves live in
+``mlengine/kinds/``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -12,8 +19,56 @@ from mlengine.types import DatasetProfile, Limits
 
 if TYPE_CHECKING:
     from mlengine.data import Prepared
-    from mlengine.registry import ModelKind
     from mlengine.spec import JobSpec
+    from mlengine.types import TrainResult
+
+Framework = Literal["sklearn", "torch", "numpy"]
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    name: str
+    tasks: frozenset[str]
+    params: type[BaseModel]
+    training: type[BaseModel]
+    trainer: str  # "module:function" taking a TrainContext and returning a TrainResult
+    framework: Framework = "sklearn"
+    description: str = ""
+    # What ``preprocessing.scaling: auto`` means for this kind (trees will say "none").
+    auto_scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
+    # Kind-specific checks against the dataset (e.g. parameter count); raises SpecError.
+    check_dataset: Callable[[DatasetCheck], None] | None = field(default=None, compare=False)
+    # Defaults that depend on the rest of the spec (RL: on the environment): given the raw
+    # spec, the (params, training) values to use where the spec leaves an option out.
+    spec_defaults: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = field(
+        default=None, compare=False
+    )
+
+    @property
+    def supervised(self) -> bool:
+        return bool(self.tasks & {"classification", "regression"})
+
+    @property
+    def takes_training_options(self) -> bool:
+        return bool(self.training.model_fields)
+
+    def load_trainer(self) -> Callable[[TrainContext], TrainResult]:
+        module_name, _, func_name = self.trainer.partition(":")
+        func: Callable[[TrainContext], TrainResult] = getattr(
+            importlib.import_module(module_name), func_name
+        )
+        return func
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description for docs and ``GET`` endpoints."""
+        return {
+            "name": self.name,
+            "tasks": sorted(self.tasks),
+            "framework": self.framework,
+            "description": self.description,
+            "params": self.params.model_json_schema(),
+            "training": self.training.model_json_schema(),
+        }
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""From an Arrow table to split, preprocessed arrays (fitted on the training split only)."""
+"""From an Arrow table to split, preprocessed arrays (fitted on the training split only).
+
+A table's profile (``profile_table``) is in ``mlengine.profiling``.
+"""
 
 from __future__ import annotations
 
@@ -9,78 +12,12 @@ import numpy as np
 
 from mlengine.errors import TrainingError
 from mlengine.preprocess import build_preprocessor, frame_from_table, resolve_scaling
-from mlengine.types import ColumnProfile, DatasetProfile, Dtype
+from mlengine.profiling import arrow_dtype
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from mlengine.spec import JobSpec
-
-
-def arrow_dtype(t: pa.DataType, name: str = "?") -> Dtype:
-    import pyarrow as pa
-
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    if pa.types.is_boolean(t):
-        return "bool"
-    if pa.types.is_integer(t):
-        return "int"
-    if pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_null(t):
-        return "float"
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return "string"
-    raise TrainingError("data", f"column '{name}' has type {t}, which the engine cannot use")
-
-
-def profile_table(table: pa.Table) -> DatasetProfile:
-    """The profile ``check_against_dataset`` needs, computed from the data itself."""
-    import pyarrow.compute as pc
-
-    cols = []
-    for name in table.column_names:
-        arr = table.column(name)
-        cols.append(
-            ColumnProfile(
-                name=name,
-                dtype=arrow_dtype(arr.type, name),
-                n_missing=arr.null_count,
-                n_unique=int(pc.count_distinct(arr).as_py()),
-            )
-        )
-    return DatasetProfile(n_rows=table.num_rows, columns=cols, sample_shape=sample_shape_of(table))
-
-
-# Schema metadata key of a table made from an NPZ upload whose X had more than 2 dimensions:
-# the per-sample shape as JSON, e.g. b"[1, 8, 8]" (columns x0..xN are X flattened row-major).
-SAMPLE_SHAPE_KEY = b"descent.sample_shape"
-
-
-def sample_shape_of(table: pa.Table) -> list[int] | None:
-    """The per-sample shape a table carries in its schema metadata, if any."""
-    import json
-
-    raw = (table.schema.metadata or {}).get(SAMPLE_SHAPE_KEY)
-    if not raw:
-        return None
-    try:
-        shape = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(shape, list) or not all(isinstance(v, int) and v > 0 for v in shape):
-        return None
-    return shape
-
-
-def with_sample_shape(table: pa.Table, shape: list[int] | None) -> pa.Table:
-    """``table`` with its per-sample shape recorded in the schema metadata (kept by Parquet)."""
-    import json
-
-    if not shape:
-        return table
-    meta = dict(table.schema.metadata or {})
-    meta[SAMPLE_SHAPE_KEY] = json.dumps([int(v) for v in shape]).encode()
-    return table.replace_schema_metadata(meta)
 
 
 @dataclass

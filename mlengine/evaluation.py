@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlengine.classical import Progress, fit_once, model_outputs
+from mlengine.fitting import Progress, fit_once, model_outputs
 from mlengine.metrics import evaluate
 
 if TYPE_CHECKING:

@@ -3,6 +3,8 @@
 Registration is cheap: a kind's module declares its pydantic classes and calls
 :func:`register` once; the trainer is named as ``"module:function"`` and imported
 only when a job of that kind runs, so declaring a torch model does not import torch.
+``ModelKind`` itself is declared in ``mlengine.context`` (beside what its hooks receive)
+and importable from here.
 
 Adding a kind (e.g. ``random_forest``) is one module under ``mlengine/kinds/`` that
 ends with ``register(ModelKind(...))``, plus its name in ``_BUILTIN_MODULES``.
@@ -11,19 +13,25 @@ ends with ``register(ModelKind(...))``, plus its name in ``_BUILTIN_MODULES``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo
 
+from mlengine.context import Framework, ModelKind
 from mlengine.types import Limits
 
-if TYPE_CHECKING:
-    from mlengine.context import DatasetCheck, TrainContext
-    from mlengine.types import TrainResult
-
-Framework = Literal["sklearn", "torch", "numpy"]
+__all__ = [
+    "Framework",
+    "ModelKind",
+    "NoTraining",
+    "StrictModel",
+    "check_widths",
+    "find_kind",
+    "get_kind",
+    "kind_names",
+    "kinds",
+    "limits_of",
+    "register",
+]
 
 # Modules whose import registers the built-in kinds (each one calls ``register``).
 _BUILTIN_MODULES = (
@@ -66,52 +74,6 @@ def check_widths(widths: list[int], info: ValidationInfo, what: str = "layer wid
 
 class NoTraining(StrictModel):
     """Training options of a model that fits to convergence: none."""
-
-
-@dataclass(frozen=True)
-class ModelKind:
-    name: str
-    tasks: frozenset[str]
-    params: type[BaseModel]
-    training: type[BaseModel]
-    trainer: str  # "module:function" taking a TrainContext and returning a TrainResult
-    framework: Framework = "sklearn"
-    description: str = ""
-    # What ``preprocessing.scaling: auto`` means for this kind (trees will say "none").
-    auto_scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
-    # Kind-specific checks against the dataset (e.g. parameter count); raises SpecError.
-    check_dataset: Callable[[DatasetCheck], None] | None = field(default=None, compare=False)
-    # Defaults that depend on the rest of the spec (RL: on the environment): given the raw
-    # spec, the (params, training) values to use where the spec leaves an option out.
-    spec_defaults: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = field(
-        default=None, compare=False
-    )
-
-    @property
-    def supervised(self) -> bool:
-        return bool(self.tasks & {"classification", "regression"})
-
-    @property
-    def takes_training_options(self) -> bool:
-        return bool(self.training.model_fields)
-
-    def load_trainer(self) -> Callable[[TrainContext], TrainResult]:
-        module_name, _, func_name = self.trainer.partition(":")
-        func: Callable[[TrainContext], TrainResult] = getattr(
-            importlib.import_module(module_name), func_name
-        )
-        return func
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-able description for docs and ``GET`` endpoints."""
-        return {
-            "name": self.name,
-            "tasks": sorted(self.tasks),
-            "framework": self.framework,
-            "description": self.description,
-            "params": self.params.model_json_schema(),
-            "training": self.training.model_json_schema(),
-        }
 
 
 _KINDS: dict[str, ModelKind] = {}

@@ -13,16 +13,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from mlengine.errors import SpecError
-from mlengine.kinds.mlp import (
+from mlengine.netspec import (
     Activation,
     Init,
     NetParams,
     NetTraining,
     check_input_shape,
     check_net,
-    check_widths,
 )
-from mlengine.registry import ModelKind, register
+from mlengine.registry import ModelKind, check_widths, register
 
 if TYPE_CHECKING:
     from mlengine.context import DatasetCheck, TrainContext

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from mlengine.kinds.mlp import NetParams, NetTraining, check_input_shape, check_net, check_widths
-from mlengine.registry import ModelKind, register
+from mlengine.netspec import NetParams, NetTraining, check_input_shape, check_net
+from mlengine.registry import ModelKind, check_widths, register
 
 if TYPE_CHECKING:
     from mlengine.context import DatasetCheck, TrainContext

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from mlengine.kinds.mlp import LRSchedule, NetTraining
+from mlengine.netspec import LRSchedule, NetTraining
 
 
 def make_optimizer(t: NetTraining, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:

@@ -9,16 +9,16 @@ import codecs
 import contextlib
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from mlengine.profiling import profile_table
 from service.errors import TooLarge, Unprocessable, UnsupportedMedia
 from service.settings import Settings
 
@@ -236,24 +236,9 @@ def _normalize(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-_DTYPE = {"int64": "int", "double": "float", "bool": "bool", "string": "string"}
-
-
 def profile(table: pa.Table) -> list[dict[str, Any]]:
-    out = []
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        n_missing = col.null_count
-        if pa.types.is_floating(col.type):
-            n_missing += int(pc.sum(pc.is_nan(col)).as_py() or 0)
-        out.append(
-            {
-                "name": name,
-                "dtype": _DTYPE[str(col.type)],
-                "n_missing": int(n_missing),
-                "n_unique": int(pc.count_distinct(col, mode="only_valid").as_py()),
-            }
-        )
-    return out
+    """The engine's column profile (``mlengine.profiling``), as stored with the dataset."""
+    return [asdict(c) for c in profile_table(table).columns]
 
 
 def to_parquet_bytes(table: pa.Table) -> bytes:

@@ -22,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mlengine import DatasetProfile, SpecError, TrainingError
-from mlengine.spec import JobSpec, check_against_dataset, validate_spec
+from mlengine.spec import JobSpec
 from mlengine.types import ColumnProfile, json_safe
+from mlengine.validation import check_against_dataset, validate_spec
 from service.auth.tables import Owner
 from service.blobs import read_blob
 from service.datasets.ingest import from_parquet_bytes

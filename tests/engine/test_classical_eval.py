@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from mlengine import RecordingCallbacks, SpecError, load_predictor, train
-from mlengine.data import profile_table
-from mlengine.spec import check_against_dataset, validate_spec
+from mlengine.profiling import profile_table
+from mlengine.validation import check_against_dataset, validate_spec
 
 
 def test_kfold_cv_metrics_and_points(breast_cancer: pa.Table) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
 from mlengine import JobSpec, TrainingError, load_predictor, train, validate_spec
-from mlengine.data import prepare, profile_table
-from mlengine.spec import check_against_dataset
+from mlengine.data import prepare
+from mlengine.profiling import profile_table
+from mlengine.validation import check_against_dataset
 
 
 def checked(raw: dict, table: pa.Table) -> JobSpec:
@@ -88,3 +93,41 @@ def test_cuda_asked_without_gpu(breast_cancer: pa.Table) -> None:
     with pytest.raises(TrainingError) as info:
         train({"model": {"type": "mlp"}, "target": "target", "device": "cuda"}, breast_cancer)
     assert info.value.type == "device"
+
+
+def test_profile_counts_nan_as_missing_and_only_valid_values_as_distinct() -> None:
+    nan = float("nan")
+    table = pa.table(
+        {
+            "f": pa.chunked_array([[1.0, nan, None], [1.0, 2.5, nan]]),
+            "i": pa.array([1, 2, None, 2, 3, 1]),
+            "s": pa.array(["a", None, "b", "a", "a", None]),
+        }
+    )
+    cols = {c.name: c for c in profile_table(table).columns}
+    assert (cols["f"].dtype, cols["f"].n_missing, cols["f"].n_unique) == ("float", 3, 2)
+    assert (cols["i"].dtype, cols["i"].n_missing, cols["i"].n_unique) == ("int", 1, 3)
+    assert (cols["s"].dtype, cols["s"].n_missing, cols["s"].n_unique) == ("string", 2, 2)
+    # stored as Parquet and read back (as the worker does), the profile is the same
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    assert profile_table(pq.read_table(pa.BufferReader(buf.getvalue()))) == profile_table(table)
+
+
+def test_train_takes_a_validated_spec_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=120)
+    table = pa.table({"x": x, "y": np.where(x > 0, "up", "down")})
+    raw = {"model": {"type": "logistic_regression"}, "target": "y"}
+    expected = train(raw, table).metrics
+    # the worker's path: the checked spec saved as JSON and read back
+    saved = checked(raw, table).model_dump(mode="json")
+    train_module = sys.modules["mlengine.train"]
+
+    def no_second_validation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a JobSpec was validated again")
+
+    monkeypatch.setattr(train_module, "validate_spec", no_second_validation)
+    assert train(JobSpec.model_validate(saved), table).metrics == expected
+    with pytest.raises(AssertionError, match="validated again"):
+        train(raw, table)  # a raw dict is validated

@@ -18,7 +18,7 @@ from mlengine import (
     train,
     validate_spec,
 )
-from mlengine.data import profile_table, with_sample_shape
+from mlengine.profiling import profile_table, with_sample_shape
 
 T, F = 10, 2
 

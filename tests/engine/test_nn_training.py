@@ -226,3 +226,31 @@ def test_init_from_refuses_what_does_not_fit(breast_cancer: pa.Table, diabetes: 
             breast_cancer,
         )
     assert err.value.errors[0]["loc"] == ["init_from"]
+
+
+def test_resume_from_a_best_checkpoint_emitted_later(breast_cancer: pa.Table) -> None:
+    """A "best" checkpoint is emitted after its epoch; it holds that epoch's whole state
+    (the plateau schedule's included), so a run resumed from it continues exactly."""
+    spec = net_spec(
+        params={"hidden_layers": [16], "dropout": 0.1, "batch_norm": True},
+        epochs=12,
+        optimizer="momentum",
+        learning_rate=0.05,
+        grad_clip=1.0,
+        lr_schedule={"type": "plateau", "patience": 1, "factor": 0.5, "warmup_epochs": 1},
+        early_stopping={"patience": 2},
+        checkpoint_every=3,
+    )
+    full = RecordingCallbacks()
+    train(spec, breast_cancer, full)
+    late = [
+        (s, d)
+        for s, k, d in full.checkpoints
+        if k == "best" and s % 3 != 0 and s != 12  # emitted at a later boundary or the end
+    ]
+    assert late, full.checkpoints
+    step, data = late[-1]
+    resumed = RecordingCallbacks()
+    train(spec, breast_cancer, resumed, resume=data)
+    for name in ("train_loss", "val_loss", "learning_rate"):
+        assert resumed.series(name) == full.series(name)[step:], name

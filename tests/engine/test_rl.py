@@ -11,7 +11,7 @@ import mlengine
 from mlengine import InputError, RecordingCallbacks, SpecError, TrainingStopped
 from mlengine.rl.base import EVAL_SEED_OFFSET
 from mlengine.rl.envspec import ENV_ALIASES, ENV_IDS
-from mlengine.spec import check_against_dataset, validate_spec
+from mlengine.validation import check_against_dataset, validate_spec
 from tests.engine.play import greedy_return
 
 # A hand-checked MDP: from state 0, action 1 ("risky") pays 10 with probability 0.5 and

@@ -15,6 +15,7 @@ from mlengine import (
     Limits,
     SpecError,
     check_against_dataset,
+    get_kind,
     kind_names,
     validate_spec,
 )
@@ -207,6 +208,27 @@ def test_no_dataset_for_supervised() -> None:
 def test_jobspec_roundtrip_is_plain_json() -> None:
     s = validate_spec(spec(), Limits())
     assert JobSpec.model_validate(s.model_dump(mode="json")) == s
+
+
+@pytest.mark.parametrize("name", kind_names())
+def test_saved_spec_reads_back_as_validated(name: str) -> None:
+    """What the service saves (every default filled in) reads back with
+    ``JobSpec.model_validate`` as the spec ``validate_spec`` gave: ``train`` takes it as is."""
+    kind = get_kind(name)
+    if "reinforcement" in kind.tasks:
+        raws = [
+            {"model": {"type": name}, "environment": {"id": env}}
+            for env in ("CartPole-v1", "FrozenLake-v1", "MountainCar-v0")
+        ]
+    else:
+        raws = [{"dataset_id": "d1", "target": "label", "model": {"type": name}}]
+    for raw in raws:
+        valid = validate_spec(raw, Limits())
+        saved = valid.model_dump(mode="json")
+        assert JobSpec.model_validate(saved) == valid
+        assert validate_spec(saved, Limits()) == valid
+        # a raw body read as a JobSpec is not validated: the kind's params are not filled in
+        assert JobSpec.model_validate(raw) != valid
 
 
 def test_validation_imports_no_torch_or_sklearn() -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from service.datasets.ingest import detect_format, ingest
+from mlengine.profiling import profile_table
+from service.datasets.ingest import detect_format, from_parquet_bytes, ingest, to_parquet_bytes
 from service.errors import ApiError, TooLarge
 from service.settings import Settings
 
@@ -76,3 +81,21 @@ def test_npz_of_complex_numbers_is_refused(tmp_path: Path) -> None:
     np.savez(path, X=np.ones((4, 2)), y=np.ones(4, dtype=np.complex128))
     with pytest.raises(ApiError, match="'y' must hold"):
         ingest(path, "c.npz", Settings(data_dir=tmp_path))
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "npz"])
+def test_upload_profile_is_the_engine_profile(tmp_path: Path, fmt: str) -> None:
+    nan = float("nan")
+    x = np.array([[1.0, 0.5], [nan, 0.5], [2.0, nan], [nan, 1.5]])
+    path = tmp_path / f"d.{fmt}"
+    if fmt == "parquet":
+        pq.write_table(pa.table({"x0": x[:, 0], "x1": x[:, 1], "y": [1, 0, 1, 1]}), path)
+    else:
+        np.savez(path, X=x, y=np.array([1, 0, 1, 1]))
+    got = ingest(path, path.name, Settings(data_dir=tmp_path))
+    cols = {c["name"]: c for c in got.columns}
+    assert cols["x0"] == {"name": "x0", "dtype": "float", "n_missing": 2, "n_unique": 2}
+    assert cols["x1"] == {"name": "x1", "dtype": "float", "n_missing": 1, "n_unique": 2}
+    # what the worker computes from the stored dataset agrees with what the upload stored
+    stored = from_parquet_bytes(to_parquet_bytes(got.table))
+    assert got.columns == [asdict(c) for c in profile_table(stored).columns]
