@@ -77,7 +77,8 @@ class PolicyPredictor(Predictor):
         elif policy["type"] in ("q_net", "actor"):
             import torch
 
-            from mlengine.rl.nets import build, from_numpy
+            from mlengine.rl.checkpoint import from_numpy
+            from mlengine.rl.nets import build
 
             try:
                 net = build(policy["net"])
