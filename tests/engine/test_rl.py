@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mlengine
-from mlengine import InputError, RecordingCallbacks, SpecError, TrainingStopped
+from mlengine import InputError, InputTooLarge, RecordingCallbacks, SpecError, TrainingStopped
 from mlengine.rl.base import EVAL_SEED_OFFSET
 from mlengine.rl.envspec import ENV_ALIASES, ENV_IDS
 from mlengine.spec import check_against_dataset, validate_spec
@@ -132,6 +132,39 @@ def test_value_iteration_finds_the_hand_checked_optimum() -> None:
         pred.predict([2])
     with pytest.raises(InputError, match="integer"):
         pred.predict([[0.5, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "loc"),
+    [
+        ({"records": [{"a": 1}]}, "a policy takes {'observations'", ()),
+        ({"observations": [0], "params": {}}, "a policy takes {'observations'", ()),
+        ({"observations": 0}, "send a list of observations", ("observations",)),
+        ({"instances": [7]}, "observation 0: state 7 is out of range", ("instances",)),
+        ({"observations": []}, "no rows to predict", ()),
+        ([{"x": 1.0}], "this value_iteration policy takes observations, not rows", ()),
+        ([0, 7], "observation 1: state 7 is out of range; the observation space is", ()),
+    ],
+)
+def test_policy_body_errors_name_where(body: object, message: str, loc: tuple) -> None:
+    raw = {"model": {"type": "value_iteration"}, "environment": {"mdp": {"transitions": HAND_MDP}}}
+    pred = mlengine.load_predictor(mlengine.train(raw, None).artifact)
+    with pytest.raises(InputError) as info:
+        pred.predict(body, max_rows=5)  # type: ignore[arg-type]
+    assert info.value.message.startswith(message) and info.value.loc == loc
+
+
+def test_policy_bodies_and_list_agree() -> None:
+    raw = {"model": {"type": "value_iteration"}, "environment": {"mdp": {"transitions": HAND_MDP}}}
+    pred = mlengine.load_predictor(mlengine.train(raw, None).artifact)
+    want = pred.predict([0, 1])
+    for key in ("observations", "instances", "inputs"):
+        assert pred.predict({key: [0, 1]}, max_rows=2) == want
+    assert pred.predict([]) == {"predictions": []}
+    with pytest.raises(InputTooLarge, match="DESCENT_MAX_PREDICT_ROWS"):
+        pred.predict({"observations": [0, 1, 0]}, max_rows=2)
+    with pytest.raises(InputTooLarge):
+        pred.predict([0, 1, 0], max_rows=2)
 
 
 def test_value_iteration_solves_a_drawn_grid_and_frozenlake() -> None:
