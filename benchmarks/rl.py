@@ -143,7 +143,7 @@ def _predictor_act(artifact: bytes) -> Act:
     predictor = mlengine.load_predictor(artifact)
 
     def act(obs: np.ndarray) -> np.ndarray:
-        return np.asarray(predictor.predict_observations(obs.tolist())["predictions"])  # type: ignore[attr-defined]
+        return np.asarray(predictor.predict(obs.tolist())["predictions"])
 
     return act
 

@@ -13,18 +13,14 @@ rollouts, so ``reinforce`` runs :func:`fit_actor_critic` too.
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import torch
 from torch import nn
 
 from mlengine.context import TrainContext
 from mlengine.kinds.rl import A2CParams, A2CTraining, ReinforceParams, ReinforceTraining
 from mlengine.rl import nets
-from mlengine.rl.base import RLRun, run_seeded
-from mlengine.rl.onpolicy import Collector, advantages
-from mlengine.rl.ppo import actor_critic_configs
+from mlengine.rl.base import run_seeded
+from mlengine.rl.onpolicy import ActorCritic, Rollout, advantages, train_on_policy
 from mlengine.types import TrainResult
 
 LOG_EVERY = 100  # updates between loss points
@@ -46,40 +42,19 @@ def fit_actor_critic(
     p, t = ctx.params, ctx.training
     assert isinstance(p, A2CParams | ReinforceParams)
     assert isinstance(t, A2CTraining | ReinforceTraining)
-    run = RLRun(ctx)
-    actor_cfg, critic_cfg = actor_critic_configs(run, p)
-    actor, critic, models, reward_norm = nets.actor_critic(
-        actor_cfg, critic_cfg, device, p.normalize_rewards
-    )
-    params = [*actor.parameters(), *critic.parameters()]
+    ac = ActorCritic.build(ctx, device)
+    actor, critic, params = ac.actor, ac.critic, ac.params
     opt: torch.optim.Optimizer
     if optimizer == "rmsprop":
         opt = torch.optim.RMSprop(params, lr=p.learning_rate, alpha=0.99, eps=1e-5)
     else:
         opt = nets.adam(params, p.learning_rate, device)
-
-    step = 0
-    if ctx.resume is not None:
-        step = int(nets.restore(ctx.resume, ctx.kind.name, models, opt)["step"])
-    envs = run.vec_env(t.n_envs)
-    collector = Collector(run, envs, p.gamma, device, reward_norm)
     total = t.total_timesteps
-
-    def act(obs: Any) -> np.ndarray:
-        with torch.no_grad():
-            a = actor.greedy(collector.tensor(obs)).cpu().numpy()
-        return a if actor.continuous else a.astype(np.int64)
-
-    def snap() -> bytes:
-        return nets.snapshot(ctx.kind.name, step, models, opt)
-
-    update = 0
+    updates = 0
     sums = torch.zeros(3, device=device)
-    # whole rollouts only, never past the budget (at least one)
-    while step + p.n_steps * t.n_envs <= total or step == 0:
-        run.stop_check(step)
-        last = step
-        ro, step = collector.collect(actor, critic, p.n_steps, step)
+
+    def update(ro: Rollout, step: int, remaining: float) -> dict[str, float] | None:
+        nonlocal updates
         adv, returns = advantages(ro, p.gamma, lam)
         n = adv.numel()
         adv, returns = adv.reshape(-1), returns.reshape(-1)
@@ -94,15 +69,13 @@ def fit_actor_critic(
         loss.backward()
         nn.utils.clip_grad_norm_(params, p.max_grad_norm)
         opt.step()
-        sums += torch.stack([pg.detach(), v_loss.detach(), ent.mean().detach()])
-        update += 1
-        if update % log_every == 0 or step >= total:
-            k = update % log_every or log_every
-            pg_m, v_m, e_m = (sums / k).tolist()
-            run.log(step, {"policy_loss": pg_m, "value_loss": v_m, "entropy": e_m})
-            sums.zero_()
-            run.progress(step)
-        run.periodic_eval(step, last, act, snap)
-        run.periodic_checkpoint(step, last, snap)
+        sums.add_(torch.stack([pg.detach(), v_loss.detach(), ent.mean().detach()]))
+        updates += 1
+        if updates % log_every != 0 and step < total:
+            return None
+        k = updates % log_every or log_every
+        pg_m, v_m, e_m = (sums / k).tolist()
+        sums.zero_()
+        return {"policy_loss": pg_m, "value_loss": v_m, "entropy": e_m}
 
-    return run.finish(envs, step, act, snap, "actor", actor_cfg, actor, device)
+    return train_on_policy(ctx, ac, opt, device, update)

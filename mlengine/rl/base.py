@@ -3,15 +3,15 @@
 It owns the environment spec, the spaces, the seed and the callbacks, and gives the
 algorithms: vector environments (``gymnasium.vector.SyncVectorEnv``, same-step autoreset,
 seeded), an ``Episodes`` tracker that reports ``episode_return`` / ``episode_length`` at the
-environment step where each episode ended, greedy ``evaluate``, checkpoints as safetensors,
-``should_stop`` / progress, and the model artifact. The algorithms keep their own loops.
+environment step where each episode ended, greedy ``evaluate``, the checkpoint cadence
+(periodic, best, final; the bytes are ``mlengine.rl.checkpoint``'s), ``keep_best``,
+``should_stop`` / progress, and the model artifact. PPO and A2C share one outer loop
+(``mlengine.rl.onpolicy``); the other algorithms keep their own.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,13 +27,12 @@ from mlengine.artifact import (
     write_artifact,
 )
 from mlengine.context import TrainContext
-from mlengine.errors import ArtifactError, TrainingError, TrainingStopped
+from mlengine.errors import TrainingError, TrainingStopped
+from mlengine.rl.checkpoint import policy_tensors, to_numpy
 from mlengine.rl.envs import Spaces, env_factory, make_env, spaces_of
 from mlengine.rl.envspec import EnvironmentSpec
 from mlengine.types import TrainResult
 
-CHECKPOINT_FORMAT = "descent-rl-checkpoint"
-CHECKPOINT_VERSION = "1"
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training ones
 MAX_EVAL_ENVS = 32
 
@@ -208,14 +207,11 @@ class RLRun:
         """Network algorithms' last act: close the environments, evaluate and checkpoint one
         last time, and package the policy network's weights (the kept policy's, when
         ``keep_best`` found a better one earlier)."""
-        from mlengine.rl import nets
-
         envs.close()
         metrics = self.final(step, act, snapshot)
-        tensors = nets.to_numpy(net.state_dict(), "net.")
+        tensors = to_numpy(net.state_dict(), "net.")
         if self.kept_snapshot is not None:  # the best evaluation's policy network
-            saved, _ = decode_checkpoint(self.kept_snapshot, self.ctx.kind.name)
-            tensors = {k: v for k, v in saved.items() if k.startswith("net.")}
+            tensors = policy_tensors(self.kept_snapshot, self.ctx.kind.name)
         return self.result(
             metrics,
             {"type": policy_type, "net": config},
@@ -308,60 +304,6 @@ def final_observations(next_obs: np.ndarray, infos: dict[str, Any], done: np.nda
     for i in np.flatnonzero(done):
         out[i] = infos["final_obs"][i]
     return out
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-def encode_checkpoint(tensors: dict[str, np.ndarray], state: dict[str, Any], step: int) -> bytes:
-    from safetensors.numpy import save
-
-    data: bytes = save(
-        {k: np.ascontiguousarray(v) for k, v in tensors.items()},
-        metadata={
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "step": str(step),
-            "state": json.dumps(state),
-        },
-    )
-    return data
-
-
-def decode_checkpoint(data: bytes, kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Tensors and state of a checkpoint this kind wrote; ``TrainingError`` otherwise."""
-    from safetensors.numpy import load
-
-    try:
-        (n,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
-        tensors = load(data)
-    except Exception as exc:  # noqa: BLE001 - any corrupt checkpoint
-        raise TrainingError("resume", f"cannot resume from this checkpoint: {exc}") from exc
-    if header.get("format") != CHECKPOINT_FORMAT or header.get("version") != CHECKPOINT_VERSION:
-        raise TrainingError("resume", "not a reinforcement-learning checkpoint of this engine")
-    state = json.loads(header["state"])
-    if state.get("kind") != kind:
-        raise TrainingError(
-            "resume", f"the checkpoint was made by '{state.get('kind')}', not '{kind}'"
-        )
-    return tensors, state
-
-
-def check_artifact_policy(meta: dict[str, Any]) -> dict[str, Any]:
-    policy = meta.get("policy")
-    if not isinstance(policy, dict) or "type" not in policy:
-        raise ArtifactError("reinforcement-learning artifact without a policy")
-    return policy
-
-
-__all__ = [
-    "Episodes",
-    "RLRun",
-    "decode_checkpoint",
-    "encode_checkpoint",
-    "final_observations",
-]
 
 
 def run_seeded(

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from mlengine.context import TrainContext
 from mlengine.kinds.rl import DQNParams, DQNTraining
-from mlengine.rl import nets
+from mlengine.rl import checkpoint, nets
 from mlengine.rl.base import Episodes, RLRun, final_observations, run_seeded
 from mlengine.rl.envs import encode_obs
 from mlengine.rl.onpolicy import linear
@@ -60,7 +60,7 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
 
     step = 0
     if ctx.resume is not None:  # the replay buffer is not kept: it refills first
-        step = int(nets.restore(ctx.resume, ctx.kind.name, models, opt)["step"])
+        step = int(checkpoint.restore(ctx.resume, ctx.kind.name, models, opt)["step"])
     start = step
     n, total, A = t.n_envs, t.total_timesteps, sp.n_actions
     decay = max(int(p.exploration_fraction * total), 1)
@@ -94,7 +94,7 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
             return q_net(tensor(o)).argmax(-1).cpu().numpy()
 
     def snap() -> bytes:
-        return nets.snapshot(ctx.kind.name, step, models, opt)
+        return checkpoint.snapshot(ctx.kind.name, step, models, opt)
 
     iteration = 0
     train_every = max(p.train_freq // n, 1)

@@ -193,51 +193,6 @@ def build(config: dict[str, Any]) -> nn.Module:
     raise ValueError(f"unknown network kind {kind!r}")
 
 
-def to_numpy(state: dict[str, torch.Tensor], prefix: str = "") -> dict[str, Any]:
-    return {f"{prefix}{k}": v.detach().cpu().numpy() for k, v in state.items()}
-
-
-def from_numpy(tensors: dict[str, Any], prefix: str) -> dict[str, torch.Tensor]:
-    return {
-        k[len(prefix) :]: torch.from_numpy(v.copy())
-        for k, v in tensors.items()
-        if k.startswith(prefix)
-    }
-
-
-def optimizer_to_numpy(
-    opt: torch.optim.Optimizer, prefix: str = "optim."
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Tensors and JSON scalars of an optimizer's state (as mlengine.nn.checkpoint lays them)."""
-    sd = opt.state_dict()
-    tensors: dict[str, Any] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for idx, pstate in sd["state"].items():
-        for key, value in pstate.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"{prefix}{idx}.{key}"] = value.detach().cpu().numpy()
-            else:
-                scalars.setdefault(str(idx), {})[key] = value
-    groups = [{k: v for k, v in g.items() if k != "params"} for g in sd["param_groups"]]
-    return tensors, {"optim_scalars": scalars, "param_groups": groups}
-
-
-def optimizer_from_numpy(
-    opt: torch.optim.Optimizer,
-    tensors: dict[str, Any],
-    state: dict[str, Any],
-    prefix: str = "optim.",
-) -> None:
-    from mlengine.nn.checkpoint import optimizer_state
-
-    ts = {
-        "optim." + k[len(prefix) :]: torch.from_numpy(v.copy())
-        for k, v in tensors.items()
-        if k.startswith(prefix)
-    }
-    opt.load_state_dict(optimizer_state(opt, ts, state))
-
-
 SMALL_NET_PARAMETERS = 1_000_000
 
 
@@ -260,38 +215,3 @@ def seeded(device_type: str, seed: int, hidden: list[int]) -> Iterator[None]:
             yield
         finally:
             torch.set_num_threads(threads)
-
-
-def snapshot(
-    kind: str, step: int, nets: dict[str, nn.Module], opt: torch.optim.Optimizer, **state: Any
-) -> bytes:
-    """A checkpoint: every network, the optimizer, torch's RNG and the step (safetensors)."""
-    from mlengine.rl.base import encode_checkpoint
-
-    tensors: dict[str, Any] = {}
-    for name, net in nets.items():
-        tensors.update(to_numpy(net.state_dict(), f"{name}."))
-    opt_tensors, opt_state = optimizer_to_numpy(opt)
-    tensors.update(opt_tensors)
-    tensors["rng.cpu"] = torch.get_rng_state().numpy()
-    return encode_checkpoint(tensors, {"kind": kind, "step": step, **opt_state, **state}, step)
-
-
-def restore(
-    data: bytes, kind: str, nets: dict[str, nn.Module], opt: torch.optim.Optimizer
-) -> dict[str, Any]:
-    """Load a checkpoint made by ``snapshot`` into ``nets`` and ``opt``; its state dict."""
-    from mlengine.errors import TrainingError
-    from mlengine.rl.base import decode_checkpoint
-
-    tensors, state = decode_checkpoint(data, kind)
-    try:
-        for name, net in nets.items():
-            net.load_state_dict(from_numpy(tensors, f"{name}."))
-        optimizer_from_numpy(opt, tensors, state)
-    except (RuntimeError, KeyError, ValueError) as exc:
-        raise TrainingError(
-            "resume", f"the checkpoint does not fit this job's networks: {exc}"
-        ) from exc
-    torch.set_rng_state(torch.from_numpy(tensors["rng.cpu"].copy()))
-    return state

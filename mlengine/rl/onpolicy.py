@@ -1,5 +1,13 @@
-"""What REINFORCE, A2C and PPO share: a rollout of ``n_steps`` from ``n_envs`` copies and
-its advantages (as Stable-Baselines3's ``OnPolicyAlgorithm`` and ``RolloutBuffer`` do).
+"""What REINFORCE, A2C and PPO share: the outer loop, a rollout of ``n_steps`` from
+``n_envs`` copies and its advantages (as Stable-Baselines3's ``OnPolicyAlgorithm`` and
+``RolloutBuffer`` do). Each algorithm's own file holds its update.
+
+``ActorCritic.build`` makes the run, the actor and the critic (one input normalization) and
+the reward normalizer. ``train_on_policy`` resumes from a checkpoint, then repeats: stop
+check, collect a rollout, the algorithm's update (its loss point, if any, and progress),
+periodic evaluation (remembering the best policy for ``keep_best``) and periodic
+checkpoints; whole rollouts only, never past the budget (at least one). Then the final
+evaluation, checkpoints and the artifact.
 
 ``collect`` steps the vector env with the actor, keeping observations (encoded), actions,
 log-probabilities, rewards, values and episode ends as tensors. A time-limit truncation
@@ -12,16 +20,36 @@ Stable-Baselines3's ``VecNormalize``); episode metrics always report the raw rew
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
+from torch import nn
 
+from mlengine.context import TrainContext
+from mlengine.kinds.rl import (
+    A2CParams,
+    A2CTraining,
+    PPOParams,
+    PPOTraining,
+    ReinforceParams,
+    ReinforceTraining,
+)
+from mlengine.rl import checkpoint, nets
 from mlengine.rl.base import Episodes, RLRun
 from mlengine.rl.envs import encode_obs
 from mlengine.rl.nets import Actor, Critic, RunningNorm, observe
+from mlengine.types import TrainResult
+
+OnPolicyParams = PPOParams | A2CParams | ReinforceParams
+OnPolicyTraining = PPOTraining | A2CTraining | ReinforceTraining
+
+# An algorithm's update: (rollout, environment steps after it, progress remaining before it
+# (1 at the start, 0 at the end: for schedules)) -> the loss point to log, or None.
+Update = Callable[["Rollout", int, float], dict[str, float] | None]
 
 
 @dataclass
@@ -157,3 +185,86 @@ def advantages(ro: Rollout, gamma: float, lam: float) -> tuple[torch.Tensor, tor
 
 def linear(start: float, progress_remaining: float, schedule: str) -> float:
     return start * progress_remaining if schedule == "linear" else start
+
+
+def actor_critic_configs(run: RLRun, p: OnPolicyParams) -> tuple[dict[str, Any], dict[str, Any]]:
+    sp = run.spaces
+    actor = {
+        "kind": "actor",
+        "n_inputs": sp.obs_features,
+        "hidden": list(p.hidden_layers),
+        "activation": p.activation,
+        "continuous": not sp.discrete_actions,
+        "n_outputs": sp.n_actions if sp.discrete_actions else sp.action_dim,
+        "normalize": p.normalize_observations,
+    }
+    return actor, {**actor, "kind": "critic", "n_outputs": 1, "continuous": False}
+
+
+@dataclass
+class ActorCritic:
+    """What an on-policy algorithm trains: its run, the actor (the served policy) and the
+    critic, the modules a checkpoint keeps, the reward normalizer, the parameters to
+    optimize."""
+
+    run: RLRun
+    actor_config: dict[str, Any]
+    actor: Actor
+    critic: Critic
+    models: dict[str, nn.Module]
+    reward_norm: RunningNorm | None
+    params: list[nn.Parameter]
+
+    @classmethod
+    def build(cls, ctx: TrainContext, device: torch.device) -> ActorCritic:
+        p = ctx.params
+        assert isinstance(p, OnPolicyParams)
+        run = RLRun(ctx)
+        actor_cfg, critic_cfg = actor_critic_configs(run, p)
+        actor, critic, models, reward_norm = nets.actor_critic(
+            actor_cfg, critic_cfg, device, p.normalize_rewards
+        )
+        params = [*actor.parameters(), *critic.parameters()]
+        return cls(run, actor_cfg, actor, critic, models, reward_norm, params)
+
+
+def train_on_policy(
+    ctx: TrainContext,
+    ac: ActorCritic,
+    opt: torch.optim.Optimizer,
+    device: torch.device,
+    update: Update,
+) -> TrainResult:
+    """The outer loop of PPO, A2C and REINFORCE (see the module's docstring)."""
+    p, t = ctx.params, ctx.training
+    assert isinstance(p, OnPolicyParams) and isinstance(t, OnPolicyTraining)
+    run, actor, critic = ac.run, ac.actor, ac.critic
+    step = 0
+    if ctx.resume is not None:
+        step = int(checkpoint.restore(ctx.resume, ctx.kind.name, ac.models, opt)["step"])
+    envs = run.vec_env(t.n_envs)
+    collector = Collector(run, envs, p.gamma, device, ac.reward_norm)
+    total = t.total_timesteps
+
+    def act(obs: Any) -> np.ndarray:
+        with torch.no_grad():
+            a = actor.greedy(collector.tensor(obs)).cpu().numpy()
+        return a if actor.continuous else a.astype(np.int64)
+
+    def snap() -> bytes:
+        return checkpoint.snapshot(ctx.kind.name, step, ac.models, opt)
+
+    # whole rollouts only, never past the budget (at least one)
+    while step + p.n_steps * t.n_envs <= total or step == 0:
+        run.stop_check(step)
+        remaining = 1.0 - step / total
+        last = step
+        ro, step = collector.collect(actor, critic, p.n_steps, step)
+        point = update(ro, step, remaining)
+        if point is not None:
+            run.log(step, point)
+            run.progress(step)
+        run.periodic_eval(step, last, act, snap)
+        run.periodic_checkpoint(step, last, snap)
+
+    return run.finish(envs, step, act, snap, "actor", ac.actor_config, actor, device)

@@ -1,5 +1,8 @@
 """A trained policy as a predictor: observations (as the environment gives them) -> actions.
 
+``predict({"observations": [...]})`` (or ``instances`` / ``inputs``), or a plain list of
+observations. A body's errors carry ``loc`` ``(key,)`` when they are about its observations.
+
 Tables (value iteration, Q-learning) and Q-networks answer the greedy action and their
 Q-values (``extra.q_values``); discrete actors answer the most probable action and the
 action probabilities; continuous actors answer the mean action, clipped to the bounds.
@@ -12,10 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from mlengine.artifact import MODEL_SAFETENSORS
+from mlengine.artifact import MODEL_SAFETENSORS, info_from_meta
 from mlengine.errors import ArtifactError, InputError
-from mlengine.predict import Predictor, is_int
+from mlengine.predictor import Body, Predictor, check_not_too_many, check_row_count, is_int
 from mlengine.rl.envs import encode_obs, state_index
+from mlengine.types import ModelInfo
+
+OBSERVATION_KEYS = ("observations", "instances", "inputs")
 
 
 def _space_text(desc: dict[str, Any]) -> str:
@@ -61,7 +67,8 @@ def _check_box(desc: dict[str, Any], v: Any, where: str) -> np.ndarray:
 
 class PolicyPredictor(Predictor):
     def __init__(self, meta: dict[str, Any], tensors: dict[str, np.ndarray], device: str = "cpu"):
-        super().__init__(meta, None, None)  # type: ignore[arg-type]
+        self.meta = meta
+        self._info = info_from_meta(meta)
         policy = meta.get("policy")
         extra = meta.get("extra") or {}
         if not isinstance(policy, dict) or "observation_space" not in extra:
@@ -77,7 +84,8 @@ class PolicyPredictor(Predictor):
         elif policy["type"] in ("q_net", "actor"):
             import torch
 
-            from mlengine.rl.nets import build, from_numpy
+            from mlengine.rl.checkpoint import from_numpy
+            from mlengine.rl.nets import build
 
             try:
                 net = build(policy["net"])
@@ -89,7 +97,34 @@ class PolicyPredictor(Predictor):
         else:
             raise ArtifactError(f"unknown policy type {policy['type']!r}")
 
-    def _batch(self, observations: list[Any]) -> Any:
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def observations(self, body: Body, max_rows: int | None = None) -> tuple[Any, tuple[str, ...]]:
+        """The observations of a request body or a plain list, and where they are in it."""
+        if isinstance(body, dict):
+            key = next((k for k in OBSERVATION_KEYS if k in body), None)
+            if key is None or len(body) != 1:
+                raise InputError(
+                    "a policy takes {'observations': [...]} (or 'instances'): one per row"
+                )
+            observations = body[key]
+            if not isinstance(observations, list):
+                raise InputError("send a list of observations, one per row", loc=(key,))
+            check_row_count(observations, max_rows)
+            return observations, (key,)
+        if isinstance(body, list) and any(isinstance(o, dict) for o in body):
+            raise InputError(
+                f"this {self.info.model_type} policy takes observations, not rows: send "
+                f"{{'observations': [...]}}, each {self.expected}"
+            )
+        if not isinstance(body, list):
+            raise InputError(f"expected a list of observations, each {self.expected}")
+        check_not_too_many(body, max_rows)
+        return body, ()
+
+    def _batch(self, observations: list[Any], loc: tuple[str, ...]) -> Any:
         """Validate every observation; the batch as a vector env would give it."""
         d = self.obs_space
         out: list[Any] = []
@@ -110,19 +145,21 @@ class PolicyPredictor(Predictor):
                 else:
                     out.append(_check_box(d, o, where))
             except InputError as exc:
-                raise InputError(f"{exc}; the observation space is {self.expected}") from None
+                raise InputError(
+                    f"{exc}; the observation space is {self.expected}", loc=loc
+                ) from None
         if d["type"] == "discrete":
             return np.asarray(out, dtype=np.int64)
         if d["type"] == "tuple":
             return tuple(np.asarray(c, dtype=np.int64) for c in zip(*out, strict=True))
         return np.stack(out).astype(np.float32)
 
-    def predict_observations(self, observations: list[Any]) -> dict[str, Any]:
-        if not isinstance(observations, list):
-            raise InputError(f"expected a list of observations, each {self.expected}")
+    def predict(self, body: Body, max_rows: int | None = None) -> dict[str, Any]:
+        """Actions (``predictions``), with ``extra.q_values`` or ``probabilities``."""
+        observations, loc = self.observations(body, max_rows)
         if not observations:
             return {"predictions": []}
-        batch = self._batch(observations)
+        batch = self._batch(observations, loc)
         if self.table is not None:
             q = self.table[state_index(self.obs_space, batch)]
             return {
@@ -147,18 +184,14 @@ class PolicyPredictor(Predictor):
         probs /= probs.sum(axis=1, keepdims=True)
         return {"predictions": probs.argmax(axis=1).tolist(), "probabilities": probs.tolist()}
 
-    def predict(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        raise InputError(
-            f"this {self.info.model_type} policy takes observations, not rows: send "
-            f"{{'observations': [...]}}, each {self.expected}"
-        )
-
 
 def _finite(a: np.ndarray) -> list[list[float | None]]:
     return [[float(v) if math.isfinite(v) else None for v in row] for row in a.tolist()]
 
 
-def load_policy(meta: dict[str, Any], files: dict[str, bytes], device: str = "cpu") -> Predictor:
+def load_policy(
+    meta: dict[str, Any], files: dict[str, bytes], device: str = "cpu"
+) -> PolicyPredictor:
     from safetensors.numpy import load
 
     if MODEL_SAFETENSORS not in files:

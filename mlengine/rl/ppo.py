@@ -12,17 +12,14 @@ default (the RL Zoo's CartPole settings are the defaults).
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import torch
 from torch import nn
 
 from mlengine.context import TrainContext
-from mlengine.kinds.rl import A2CParams, PPOParams, PPOTraining, ReinforceParams
+from mlengine.kinds.rl import PPOParams, PPOTraining
 from mlengine.rl import nets
-from mlengine.rl.base import RLRun, run_seeded
-from mlengine.rl.onpolicy import Collector, advantages, linear
+from mlengine.rl.base import run_seeded
+from mlengine.rl.onpolicy import ActorCritic, Rollout, advantages, linear, train_on_policy
 from mlengine.types import TrainResult
 
 
@@ -32,59 +29,19 @@ def train(ctx: TrainContext) -> TrainResult:
     return run_seeded(ctx, p.hidden_layers, lambda device: _train(ctx, device))
 
 
-def actor_critic_configs(
-    run: RLRun, p: PPOParams | A2CParams | ReinforceParams
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    sp = run.spaces
-    actor = {
-        "kind": "actor",
-        "n_inputs": sp.obs_features,
-        "hidden": list(p.hidden_layers),
-        "activation": p.activation,
-        "continuous": not sp.discrete_actions,
-        "n_outputs": sp.n_actions if sp.discrete_actions else sp.action_dim,
-        "normalize": p.normalize_observations,
-    }
-    return actor, {**actor, "kind": "critic", "n_outputs": 1, "continuous": False}
-
-
 def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
     p, t = ctx.params, ctx.training
     assert isinstance(p, PPOParams) and isinstance(t, PPOTraining)
-    run = RLRun(ctx)
-    actor_cfg, critic_cfg = actor_critic_configs(run, p)
-    actor, critic, models, reward_norm = nets.actor_critic(
-        actor_cfg, critic_cfg, device, p.normalize_rewards
-    )
-    params = [*actor.parameters(), *critic.parameters()]
+    ac = ActorCritic.build(ctx, device)
+    actor, critic, params = ac.actor, ac.critic, ac.params
     opt = nets.adam(params, p.learning_rate, device, eps=1e-5)
-
-    step = 0
-    if ctx.resume is not None:
-        step = int(nets.restore(ctx.resume, ctx.kind.name, models, opt)["step"])
-    envs = run.vec_env(t.n_envs)
-    collector = Collector(run, envs, p.gamma, device, reward_norm)
     per_rollout = p.n_steps * t.n_envs
-    total = t.total_timesteps
 
-    def act(obs: Any) -> np.ndarray:
-        with torch.no_grad():
-            a = actor.greedy(collector.tensor(obs)).cpu().numpy()
-        return a if actor.continuous else a.astype(np.int64)
-
-    def snap() -> bytes:
-        return nets.snapshot(ctx.kind.name, step, models, opt)
-
-    # whole rollouts only, never past the budget (at least one)
-    while step + p.n_steps * t.n_envs <= total or step == 0:
-        run.stop_check(step)
-        remaining = 1.0 - step / total
+    def update(ro: Rollout, step: int, remaining: float) -> dict[str, float]:
         lr = linear(p.learning_rate, remaining, p.lr_schedule)
         clip = linear(p.clip_range, remaining, p.clip_schedule)
         for g in opt.param_groups:
             g["lr"] = lr
-        last = step
-        ro, step = collector.collect(actor, critic, p.n_steps, step)
         adv, returns = advantages(ro, p.gamma, p.gae_lambda)
 
         obs = ro.obs.reshape(per_rollout, -1)
@@ -126,19 +83,13 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
             if stop_early:
                 break
         values = (torch.stack([pg_sum, v_sum, ent_sum, kl_sum, clip_sum]) / n_mb).tolist()
-        run.log(
-            step,
-            {
-                "policy_loss": values[0],
-                "value_loss": values[1],
-                "entropy": values[2],
-                "approx_kl": values[3],
-                "clip_fraction": values[4],
-                "learning_rate": lr,
-            },
-        )
-        run.progress(step)
-        run.periodic_eval(step, last, act, snap)
-        run.periodic_checkpoint(step, last, snap)
+        return {
+            "policy_loss": values[0],
+            "value_loss": values[1],
+            "entropy": values[2],
+            "approx_kl": values[3],
+            "clip_fraction": values[4],
+            "learning_rate": lr,
+        }
 
-    return run.finish(envs, step, act, snap, "actor", actor_cfg, actor, device)
+    return train_on_policy(ctx, ac, opt, device, update)

@@ -14,7 +14,8 @@ import numpy as np
 
 from mlengine.context import TrainContext
 from mlengine.kinds.rl import QLearningParams, QLearningTraining
-from mlengine.rl.base import RLRun, decode_checkpoint, encode_checkpoint
+from mlengine.rl.base import RLRun
+from mlengine.rl.checkpoint import decode_checkpoint, encode_checkpoint
 from mlengine.rl.envs import make_env, state_index
 from mlengine.types import TrainResult
 

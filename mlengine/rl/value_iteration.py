@@ -15,7 +15,8 @@ import numpy as np
 
 from mlengine.context import TrainContext
 from mlengine.kinds.rl import ValueIterationParams
-from mlengine.rl.base import RLRun, encode_checkpoint
+from mlengine.rl.base import RLRun
+from mlengine.rl.checkpoint import encode_checkpoint
 from mlengine.rl.envs import state_index, transition_model
 from mlengine.types import TrainResult
 

@@ -9,15 +9,13 @@ from fastapi import APIRouter, Body
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mlengine import InputError
 from mlengine.predict import load_predictor
 from mlengine.types import json_safe
 from service.auth.keys import OwnerDep
 from service.auth.tables import Owner
 from service.blobs import read_blob
 from service.db import SessionDep, get_owned
-from service.errors import Unprocessable
-from service.models.predict import PredictorCache, check_row_count, rows_from_body
+from service.models.cache import PredictorCache
 from service.models.schemas import ModelOut, PredictOut
 from service.models.tables import Model
 from service.pagination import CursorQuery, LimitQuery, Page, paginate
@@ -81,23 +79,7 @@ def predict(
     model = get_owned_model(session, owner, model_id)
     blob_id = model.blob_id
     predictor = predictor_cache().get(model.id, lambda: load_predictor(read_blob(session, blob_id)))
-    if predictor.info.task == "reinforcement":
-        # A policy takes observations as the environment gives them.
-        key = next((k for k in ("observations", "instances", "inputs") if k in body), None)
-        if key is None or len(body) != 1:
-            raise Unprocessable.at(
-                ["body"], "a policy takes {'observations': [...]} (or 'instances'): one per row"
-            )
-        observations = body[key]
-        if not isinstance(observations, list):
-            raise Unprocessable.at(["body", key], "send a list of observations, one per row")
-        check_row_count(observations, get_settings().max_predict_rows)
-        try:
-            return PredictOut(**json_safe(predictor.predict_observations(observations)))
-        except InputError as exc:
-            raise Unprocessable.at(["body", key], str(exc)) from None
-    rows = rows_from_body(body, predictor.columns_in_order(), get_settings().max_predict_rows)
-    try:
-        return PredictOut(**json_safe(predictor.predict(rows)))
-    except InputError as exc:
-        raise Unprocessable.at(["body"], str(exc)) from None
+    # A body the model cannot take raises InputError: the app's handler answers 422 (413 when
+    # there are too many rows).
+    out = predictor.predict(body, max_rows=get_settings().max_predict_rows)
+    return PredictOut(**json_safe(out))

@@ -9,7 +9,7 @@ import zipfile
 import pyarrow as pa
 import pytest
 
-from mlengine import ArtifactError, InputError, Predictor, load_predictor, train
+from mlengine import ArtifactError, InputError, InputTooLarge, Predictor, load_predictor, train
 from mlengine.artifact import read_artifact
 
 ROWS = [
@@ -89,6 +89,48 @@ def test_error_names_the_row(mixed_model) -> None:
     pred = load_predictor(mixed_model.artifact)
     with pytest.raises(InputError, match="^row 2: column 'city'"):
         pred.predict([ROWS[0], ROWS[1], {**ROWS[0], "city": ["x"]}])
+
+
+def test_every_body_form_predicts_what_the_list_does(mixed_model) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    rows = [ROWS[0], ROWS[3]]
+    want = pred.predict(rows)
+    cols = pred.columns_in_order()
+    values = [[r[c] for c in cols] for r in rows]
+    for body in (
+        {"records": rows},
+        {"dataframe_records": rows, "params": {"ignored": True}},
+        {"dataframe_split": {"columns": cols, "data": values}},
+        {"instances": values},
+        {"inputs": {c: [r[c] for r in rows] for c in cols}},
+    ):
+        assert pred.predict(body, max_rows=2) == want, body
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"observations": [[1.0, 2.0]]}, "this logistic_regression model takes rows"),
+        ({"records": []}, "no rows to predict; send at least one"),
+        ({"rows": ROWS}, "send exactly one of: records"),
+        ({"records": [{**ROWS[0], "zip": "75001"}]}, "row 0: unknown column 'zip'"),
+        ({"instances": [[1.0]]}, "row 0 has 1 values; expected 4"),
+    ],
+)
+def test_body_errors_are_about_the_body(mixed_model, body: dict, message: str) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    message = message.replace("logistic_regression", pred.info.model_type)
+    with pytest.raises(InputError) as info:
+        pred.predict(body, max_rows=10)
+    assert info.value.message.startswith(message) and info.value.loc == ()
+    assert not isinstance(info.value, InputTooLarge)
+
+
+def test_too_many_rows(mixed_model) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    for body in ({"records": ROWS}, ROWS):
+        with pytest.raises(InputTooLarge, match="the limit is 3 .*DESCENT_MAX_PREDICT_ROWS"):
+            pred.predict(body, max_rows=3)
 
 
 def _rewrite(artifact: bytes, name: str, data: bytes) -> bytes:

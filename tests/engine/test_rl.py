@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mlengine
-from mlengine import InputError, RecordingCallbacks, SpecError, TrainingStopped
+from mlengine import InputError, InputTooLarge, RecordingCallbacks, SpecError, TrainingStopped
 from mlengine.rl.base import EVAL_SEED_OFFSET
 from mlengine.rl.envspec import ENV_ALIASES, ENV_IDS
 from mlengine.validation import check_against_dataset, validate_spec
@@ -118,7 +118,7 @@ def test_value_iteration_finds_the_hand_checked_optimum() -> None:
     result = mlengine.train(raw, None, cb)
     assert result.metrics["converged"] == 1.0
     pred = mlengine.load_predictor(result.artifact)
-    out = pred.predict_observations([0, 1])
+    out = pred.predict([0, 1])
     assert out["predictions"] == [1, 0]
     q = np.array(out["extra"]["q_values"])
     np.testing.assert_allclose(q, [[4.0, 5.0], [4.5, 3.0]], atol=1e-9)
@@ -129,9 +129,42 @@ def test_value_iteration_finds_the_hand_checked_optimum() -> None:
     assert result.info.extra["observation_space"] == {"type": "discrete", "n": 2, "start": 0}
     assert result.info.task == "reinforcement" and result.info.inputs == []
     with pytest.raises(InputError, match="Discrete\\(2\\)"):
-        pred.predict_observations([2])
+        pred.predict([2])
     with pytest.raises(InputError, match="integer"):
-        pred.predict_observations([[0.5, 1.0]])
+        pred.predict([[0.5, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "loc"),
+    [
+        ({"records": [{"a": 1}]}, "a policy takes {'observations'", ()),
+        ({"observations": [0], "params": {}}, "a policy takes {'observations'", ()),
+        ({"observations": 0}, "send a list of observations", ("observations",)),
+        ({"instances": [7]}, "observation 0: state 7 is out of range", ("instances",)),
+        ({"observations": []}, "no rows to predict", ()),
+        ([{"x": 1.0}], "this value_iteration policy takes observations, not rows", ()),
+        ([0, 7], "observation 1: state 7 is out of range; the observation space is", ()),
+    ],
+)
+def test_policy_body_errors_name_where(body: object, message: str, loc: tuple) -> None:
+    raw = {"model": {"type": "value_iteration"}, "environment": {"mdp": {"transitions": HAND_MDP}}}
+    pred = mlengine.load_predictor(mlengine.train(raw, None).artifact)
+    with pytest.raises(InputError) as info:
+        pred.predict(body, max_rows=5)  # type: ignore[arg-type]
+    assert info.value.message.startswith(message) and info.value.loc == loc
+
+
+def test_policy_bodies_and_list_agree() -> None:
+    raw = {"model": {"type": "value_iteration"}, "environment": {"mdp": {"transitions": HAND_MDP}}}
+    pred = mlengine.load_predictor(mlengine.train(raw, None).artifact)
+    want = pred.predict([0, 1])
+    for key in ("observations", "instances", "inputs"):
+        assert pred.predict({key: [0, 1]}, max_rows=2) == want
+    assert pred.predict([]) == {"predictions": []}
+    with pytest.raises(InputTooLarge, match="DESCENT_MAX_PREDICT_ROWS"):
+        pred.predict({"observations": [0, 1, 0]}, max_rows=2)
+    with pytest.raises(InputTooLarge):
+        pred.predict([0, 1, 0], max_rows=2)
 
 
 def test_value_iteration_solves_a_drawn_grid_and_frozenlake() -> None:
@@ -158,10 +191,10 @@ def test_q_learning_solves_non_slippery_frozenlake_and_serves() -> None:
     kinds = [k for _, k, _ in cb.checkpoints]
     assert kinds.count("final") == 1 and "periodic" in kinds
     pred = mlengine.load_predictor(result.artifact)
-    out = pred.predict_observations([0, 14])
+    out = pred.predict([0, 14])
     assert out["predictions"][1] == 2  # next to the goal: go right
     with pytest.raises(InputError, match="out of range"):
-        pred.predict_observations([16])
+        pred.predict([16])
 
 
 def test_q_learning_reaches_7_on_taxi() -> None:
@@ -176,10 +209,10 @@ def test_q_learning_is_seeded_and_tuple_observations_work() -> None:
     a, b = mlengine.train(raw, None), mlengine.train(raw, None)
     assert a.metrics["eval_return_mean"] == b.metrics["eval_return_mean"]
     pred = mlengine.load_predictor(a.artifact)
-    out = pred.predict_observations([[20, 10, 0], [5, 3, 1]])
+    out = pred.predict([[20, 10, 0], [5, 3, 1]])
     assert len(out["predictions"]) == 2 and len(out["extra"]["q_values"][0]) == 2
     with pytest.raises(InputError, match="Tuple"):
-        pred.predict_observations([[20, 10]])
+        pred.predict([[20, 10]])
 
 
 def test_cancel_and_resume_q_learning() -> None:
@@ -213,12 +246,12 @@ def test_ppo_small_budget_continuous_actions_predict_and_resume() -> None:
     assert np.isfinite(result.metrics["eval_return_mean"])
     assert cb.series("policy_loss") and cb.series("value_loss")
     pred = mlengine.load_predictor(result.artifact)
-    out = pred.predict_observations([[1.0, 0.0, 0.0]])
+    out = pred.predict([[1.0, 0.0, 0.0]])
     assert len(out["predictions"][0]) == 1 and -2.0 <= out["predictions"][0][0] <= 2.0
     with pytest.raises(InputError, match="shape"):
-        pred.predict_observations([[1.0, 0.0]])
+        pred.predict([[1.0, 0.0]])
     with pytest.raises(InputError, match="outside"):
-        pred.predict_observations([[5.0, 0.0, 0.0]])
+        pred.predict([[5.0, 0.0, 0.0]])
     periodic = [c for c in cb.checkpoints if c[1] == "periodic"]
     again = RecordingCallbacks()
     mlengine.train(raw, None, again, resume=periodic[0][2])
@@ -245,13 +278,13 @@ def test_network_algorithms_run_seeded_and_serve(algo: str) -> None:
     assert cb1.series("episode_return") == cb2.series("episode_return")
     assert len(cb1.series("eval_return_mean")) >= 3  # periodic and final
     pred = mlengine.load_predictor(r1.artifact)
-    out = pred.predict_observations([[0.0, 0.1, 0.0, -0.1], [0.1, 0.0, 0.0, 0.0]])
+    out = pred.predict([[0.0, 0.1, 0.0, -0.1], [0.1, 0.0, 0.0, 0.0]])
     assert all(a in (0, 1) for a in out["predictions"])
     assert ("probabilities" in out) != ("extra" in out)
     with pytest.raises(InputError, match="Box\\(shape=\\[4\\]\\)"):
-        pred.predict_observations([[0.0, 0.0]])
+        pred.predict([[0.0, 0.0]])
     with pytest.raises(InputError):
-        pred.predict_observations(["left"])
+        pred.predict(["left"])
     with pytest.raises(InputError, match="observations, not rows"):
         pred.predict([{"x": 1.0}])
 
@@ -362,7 +395,7 @@ def test_normalized_observations_and_rewards_train_serve_and_resume() -> None:
     x = torch.tensor(obs)
     with torch.no_grad():
         logits = pred.net.body((x - norm.mean) / torch.sqrt(norm.var + 1e-8))  # type: ignore[attr-defined]
-    assert pred.predict_observations(obs)["predictions"] == logits.argmax(-1).tolist()
+    assert pred.predict(obs)["predictions"] == logits.argmax(-1).tolist()
     # the reward statistics are part of the checkpoint: a resumed run continues them
     periodic = [c for c in cb.checkpoints if c[1] == "periodic"]
     again = mlengine.train(raw, None, RecordingCallbacks(), resume=periodic[0][2])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.errors import TooLarge, Unprocessable
-from service.models.predict import PredictorCache, rows_from_body
+from mlengine.errors import InputError, InputTooLarge
+from mlengine.predictor_tabular import rows_from_body
+from service.models.cache import PredictorCache
 
 COLUMNS = ["a", "b"]
 ROWS = [{"a": 1.0, "b": "x"}, {"a": 2.0, "b": "y"}]
@@ -49,13 +50,13 @@ def test_every_form_gives_the_same_rows(body: dict) -> None:
     ],
 )
 def test_bad_bodies_name_the_problem(body: dict, words: str) -> None:
-    with pytest.raises(Unprocessable) as exc:
+    with pytest.raises(InputError) as exc:
         rows_from_body(body, COLUMNS, 100)
-    assert words in str(exc.value.detail)
+    assert words in exc.value.message
 
 
 def test_row_limit_is_413() -> None:
-    with pytest.raises(TooLarge, match="DESCENT_MAX_PREDICT_ROWS"):
+    with pytest.raises(InputTooLarge, match="DESCENT_MAX_PREDICT_ROWS"):
         rows_from_body({"records": ROWS * 3}, COLUMNS, 5)
 
 
@@ -77,5 +78,5 @@ def test_predictor_cache_keeps_the_newest() -> None:
 
 def test_split_columns_must_be_names() -> None:
     body = {"dataframe_split": {"columns": [["a"], "b"], "data": [[1.0, "x"]]}}
-    with pytest.raises(Unprocessable, match="strings"):
+    with pytest.raises(InputError, match="strings"):
         rows_from_body(body, COLUMNS, 100)
