@@ -32,7 +32,7 @@ from mlengine.types import ColumnProfile, DatasetProfile, Limits, ModelInfo, Tra
 from mlengine.validation import check_against_dataset, validate_spec
 
 if TYPE_CHECKING:
-    from mlengine.predict import Predictor
+    from mlengine.predictor import Predictor
 
 
 def load_predictor(artifact: bytes, device: str = "cpu") -> Predictor:
@@ -44,7 +44,7 @@ def load_predictor(artifact: bytes, device: str = "cpu") -> Predictor:
 
 def __getattr__(name: str) -> Any:
     if name == "Predictor":
-        from mlengine.predict import Predictor
+        from mlengine.predictor import Predictor
 
         return Predictor
     raise AttributeError(f"module 'mlengine' has no attribute {name!r}")
