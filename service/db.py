@@ -137,5 +137,6 @@ def get_owned(session: Session, table: type[OwnedT], owner_id: str, row_id: str)
     row = find_owned(session, table, owner_id, row_id)
     if row is None:
         noun = table.__tablename__.removesuffix("s")
-        raise NotFound(f"{noun} '{row_id}' not found")
+        shown = row_id if len(row_id) <= 64 else f"{row_id[:60]}..."  # ids are 40 at most
+        raise NotFound(f"{noun} '{shown}' not found")
     return row

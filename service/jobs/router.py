@@ -151,5 +151,6 @@ def checkpoint_data(
     job = repo.get_owned_job(session, owner, job_id)
     ckpt = repo.get_checkpoint(session, job.id, checkpoint_id)
     if ckpt is None:
-        raise NotFound(f"checkpoint '{checkpoint_id}' not found in job '{job_id}'")
+        shown = checkpoint_id if len(checkpoint_id) <= 64 else f"{checkpoint_id[:60]}..."
+        raise NotFound(f"checkpoint '{shown}' not found in job '{job.id}'")
     return Response(read_blob(session, ckpt.blob_id), media_type="application/octet-stream")
