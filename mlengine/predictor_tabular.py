@@ -109,9 +109,32 @@ def _fits(value: Any, dtype: str) -> bool:
     return isinstance(value, str)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _too_large(value: Any, dtype: str) -> bool:
+    """An int a numeric column cannot hold: past a float's range (about 1.8e308), or, for an
+    int column, past int64. Checked without converting (a 400-digit int overflows)."""
+    if not is_int(value):
+        return False
+    v = int(value)
+    if dtype == "int":
+        return not INT64_MIN <= v <= INT64_MAX
+    if dtype == "float":
+        try:
+            float(v)
+        except OverflowError:
+            return True
+    return False
+
+
 def _describe(value: Any) -> str:
     kind = {bool: "bool", str: "string", int: "int", float: "float"}.get(type(value))
-    text = repr(value)
+    if is_int(value) and abs(int(value)) >= 10**40:
+        # repr of a huge int is slow, and past 4300 digits it raises
+        text = f"{int(value).bit_length()}-bit integer"
+    else:
+        text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{kind or type(value).__name__} {text}"
@@ -187,6 +210,12 @@ class TabularPredictor(Predictor):
                 if name not in row:
                     raise InputError(
                         f"row {i}: column '{name}' is missing; expected inputs: {self._expected}"
+                    )
+                if _too_large(row[name], col["dtype"]):
+                    what = "an int (int64)" if col["dtype"] == "int" else "a float"
+                    raise InputError(
+                        f"row {i}: column '{name}' value is too large for {what}; "
+                        f"expected inputs: {self._expected}"
                     )
                 if not _fits(row[name], col["dtype"]):
                     raise InputError(

@@ -167,3 +167,41 @@ def test_untrusted_skops_types_are_refused() -> None:
     data = sio.dumps(FunctionTransformer(func=os.system))
     with pytest.raises(ArtifactError, match="untrusted types: posix.system"):
         skops_loads(data)
+
+
+HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("income", HUGE, "row 0: column 'income' value is too large for a float"),
+        ("income", -HUGE, "row 0: column 'income' value is too large for a float"),
+        ("income", 2**1024, "row 0: column 'income' value is too large for a float"),
+        ("age", HUGE, "row 0: column 'age' value is too large for an int (int64)"),
+        ("age", 2**63, "row 0: column 'age' value is too large for an int (int64)"),
+        ("age", -(2**63) - 1, "row 0: column 'age' value is too large for an int (int64)"),
+    ],
+    ids=[
+        "float-400-digits",
+        "float-negative",
+        "float-2**1024",
+        "int-400-digits",
+        "int-2**63",
+        "int-below-int64",
+    ],
+)
+def test_huge_integers_are_input_errors(mixed_model, column: str, value: int, message: str) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    with pytest.raises(InputError) as info:
+        pred.predict([{**ROWS[0], column: value}])
+    assert str(info.value).startswith(message)
+    # within the limits they still predict
+    assert len(pred.predict([{**ROWS[0], "age": 2**63 - 1, "income": 10**30}])["predictions"]) == 1
+
+
+def test_huge_integer_in_a_string_column_is_described_briefly(mixed_model) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    with pytest.raises(InputError) as info:
+        pred.predict([{**ROWS[0], "city": 10**5000}])
+    assert "expects string, got int" in str(info.value) and len(str(info.value)) < 300

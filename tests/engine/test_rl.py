@@ -401,3 +401,44 @@ def test_normalized_observations_and_rewards_train_serve_and_resume() -> None:
     again = mlengine.train(raw, None, RecordingCallbacks(), resume=periodic[0][2])
     resumed_norm = mlengine.load_predictor(again.artifact).net.norm  # type: ignore[attr-defined]
     assert float(resumed_norm.count) == pytest.approx(float(norm.count))
+
+
+def _fake_policy(obs_space: dict) -> mlengine.Predictor:
+    from mlengine.rl.policy import PolicyPredictor
+
+    meta = {
+        "task": "reinforcement",
+        "model_type": "q_learning",
+        "inputs": [],
+        "policy": {"type": "table", "values": "q"},
+        "extra": {
+            "observation_space": obs_space,
+            "action_space": {"type": "discrete", "n": 2, "start": 0},
+        },
+    }
+    return PolicyPredictor(meta, {"q": np.zeros((4, 2))})
+
+
+def test_huge_integers_in_observations_are_input_errors() -> None:
+    discrete = _fake_policy({"type": "discrete", "n": 4, "start": 0})
+    for v in (10**400, -(10**400), 10**5000, 2**63):
+        with pytest.raises(InputError, match="observation 1: state .* is out of range") as info:
+            discrete.predict([0, v])
+        assert len(str(info.value)) < 300
+    assert discrete.predict([3])["predictions"] == [0]
+    tup = _fake_policy(
+        {
+            "type": "tuple",
+            "spaces": [
+                {"type": "discrete", "n": 2, "start": 0},
+                {"type": "discrete", "n": 2, "start": 0},
+            ],
+        }
+    )
+    with pytest.raises(InputError, match=r"observation 0\[1\]: state .* is out of range"):
+        tup.predict([[0, 10**400]])
+    box = _fake_policy({"type": "box", "shape": [2], "low": [None, None], "high": [None, None]})
+    for obs in ([1.0, 10**400], [10**400, 1], [-(10**400), 0.0]):
+        with pytest.raises(InputError, match="observation 0: value at index .* too large") as info:
+            box.predict({"observations": [obs]})
+        assert info.value.loc == ("observations",)
