@@ -524,3 +524,47 @@ def test_huge_kwargs_are_refused_without_walking_them() -> None:
         )
     with pytest.raises(SpecError, match="too large"):
         _checked(_spec("ppo", {"id": "CartPole-v1", "kwargs": {"x": "y" * 200_000}}))
+
+
+class _StopAt(RecordingCallbacks):
+    """Asks to stop from its ``at``-th question on (trainers ask between rollouts, or every
+    thousand steps)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at, self.asked = at, 0
+
+    def should_stop(self) -> bool:
+        self.asked += 1
+        return self.asked >= self.at
+
+
+@pytest.mark.parametrize(
+    ("algo", "env", "params", "total", "at"),
+    [
+        ("dqn", {"id": "CartPole-v1"}, {"learning_starts": 1_500}, 3_000, 2),
+        ("ppo", {"id": "CartPole-v1"}, {"n_steps": 64}, 640, 3),
+        ("a2c", {"id": "CartPole-v1"}, {"n_steps": 16}, 256, 4),
+        ("reinforce", {"id": "CartPole-v1"}, {"n_steps": 32}, 320, 3),
+        ("q_learning", {"id": "FrozenLake-v1"}, {}, 5_000, 2),
+    ],
+)
+def test_a_stopped_run_keeps_a_final_checkpoint_and_resumes_from_it(
+    algo: str, env: dict, params: dict, total: int, at: int
+) -> None:
+    raw = _spec(algo, env, total_timesteps=total, n_envs=1, eval_episodes=1)
+    if algo == "q_learning":
+        raw["training"].pop("n_envs")
+    raw["model"]["params"] = params
+    cb = _StopAt(at)
+    with pytest.raises(TrainingStopped) as info:
+        mlengine.train(raw, None, cb)
+    stopped = int(str(info.value).rsplit(" ", 1)[-1])
+    assert 0 < stopped < total
+    finals = [c for c in cb.checkpoints if c[1] == "final"]
+    assert [c[0] for c in finals] == [stopped], cb.checkpoints
+    assert not [c for c in cb.checkpoints if c[1] == "periodic"]  # none at this cadence
+    resumed = RecordingCallbacks()
+    mlengine.train(raw, None, resumed, resume=finals[0][2])
+    assert min(s for s, _, _ in resumed.metrics) > stopped
+    assert resumed.progress[0][0] > stopped and resumed.progress[-1][0] == total
