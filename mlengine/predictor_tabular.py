@@ -26,6 +26,32 @@ BODY_KEYS = (
 )
 
 
+# ----------------------------------------------------------------------------- messages
+
+# Error messages stay small however wide the model or odd the request: at most this many
+# inputs are listed, and names and values from a request are cut to a few dozen characters.
+MAX_LISTED_INPUTS = 10
+MAX_NAME_CHARS = 60
+
+
+def _name(name: Any) -> str:
+    """A column name (the model's or a client's) as a message shows it."""
+    text = name if isinstance(name, str) else repr(name)
+    if len(text) > MAX_NAME_CHARS:
+        text = f"{text[: MAX_NAME_CHARS - 3]}... ({len(text)} characters)"
+    return text
+
+
+def _listing(items: list[str], what: str = "inputs") -> str:
+    """At most ``MAX_LISTED_INPUTS`` of ``items``, then how many more and where they are."""
+    shown = ", ".join(items[:MAX_LISTED_INPUTS])
+    rest = len(items) - MAX_LISTED_INPUTS
+    if rest > 0:
+        where = "; GET /v1/models/{id} lists them" if what != "keys" else ""
+        shown += f", ... and {rest} more ({len(items)} {what}{where})"
+    return shown
+
+
 # ----------------------------------------------------------------------------- bodies
 
 
@@ -34,7 +60,9 @@ def body_form(body: dict[str, Any]) -> str:
     present = [k for k in BODY_KEYS if k in body]
     if len(present) != 1 or set(body) - set(BODY_KEYS) - {"params"}:
         raise InputError(
-            "send exactly one of: " + ", ".join(BODY_KEYS) + f"; got: {', '.join(body) or 'none'}"
+            "send exactly one of: "
+            + ", ".join(BODY_KEYS)
+            + f"; got: {_listing([_name(k) for k in body], 'keys') or 'none'}"
         )
     return present[0]
 
@@ -83,7 +111,7 @@ def _row_from_list(row: Any, i: int, columns: list[str]) -> dict[str, Any]:
     if len(row) != len(columns):
         raise InputError(
             f"row {i} has {len(row)} values; expected {len(columns)}, in this order: "
-            + ", ".join(columns)
+            + _listing([_name(c) for c in columns], "columns")
         )
     return dict(zip(columns, row, strict=True))
 
@@ -109,9 +137,32 @@ def _fits(value: Any, dtype: str) -> bool:
     return isinstance(value, str)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _too_large(value: Any, dtype: str) -> bool:
+    """An int a numeric column cannot hold: past a float's range (about 1.8e308), or, for an
+    int column, past int64. Checked without converting (a 400-digit int overflows)."""
+    if not is_int(value):
+        return False
+    v = int(value)
+    if dtype == "int":
+        return not INT64_MIN <= v <= INT64_MAX
+    if dtype == "float":
+        try:
+            float(v)
+        except OverflowError:
+            return True
+    return False
+
+
 def _describe(value: Any) -> str:
     kind = {bool: "bool", str: "string", int: "int", float: "float"}.get(type(value))
-    text = repr(value)
+    if is_int(value) and abs(int(value)) >= 10**40:
+        # repr of a huge int is slow, and past 4300 digits it raises
+        text = f"{int(value).bit_length()}-bit integer"
+    else:
+        text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{kind or type(value).__name__} {text}"
@@ -149,7 +200,7 @@ class TabularPredictor(Predictor):
         self._inputs: list[dict[str, str]] = [dict(c) for c in meta["inputs"]]
         self._names = [c["name"] for c in self._inputs]
         self._name_set = set(self._names)
-        self._expected = ", ".join(f"{c['name']} ({c['dtype']})" for c in self._inputs)
+        self._expected = _listing([f"{_name(c['name'])} ({c['dtype']})" for c in self._inputs])
 
     @property
     def info(self) -> ModelInfo:
@@ -186,17 +237,24 @@ class TabularPredictor(Predictor):
                 name = col["name"]
                 if name not in row:
                     raise InputError(
-                        f"row {i}: column '{name}' is missing; expected inputs: {self._expected}"
+                        f"row {i}: column '{_name(name)}' is missing; "
+                        f"expected inputs: {self._expected}"
+                    )
+                if _too_large(row[name], col["dtype"]):
+                    what = "an int (int64)" if col["dtype"] == "int" else "a float"
+                    raise InputError(
+                        f"row {i}: column '{_name(name)}' value is too large for {what}; "
+                        f"expected inputs: {self._expected}"
                     )
                 if not _fits(row[name], col["dtype"]):
                     raise InputError(
-                        f"row {i}: column '{name}' expects {col['dtype']}, got "
+                        f"row {i}: column '{_name(name)}' expects {col['dtype']}, got "
                         f"{_describe(row[name])}; expected inputs: {self._expected}"
                     )
             if len(row) != len(self._names):
                 extra = next(k for k in row if k not in self._name_set)
                 raise InputError(
-                    f"row {i}: unknown column '{extra}'; expected inputs: {self._expected}"
+                    f"row {i}: unknown column '{_name(extra)}'; expected inputs: {self._expected}"
                 )
 
     def predict(self, body: Body, max_rows: int | None = None) -> dict[str, Any]:

@@ -19,7 +19,13 @@ if TYPE_CHECKING:
 
 # The service enforces its limits when a job is submitted; training does not re-apply them.
 _NO_LIMITS = Limits(
-    max_epochs=2**62, max_parameters=2**62, max_timesteps=2**62, max_layer_width=2**62
+    max_epochs=2**62,
+    max_parameters=2**62,
+    max_timesteps=2**62,
+    max_layer_width=2**62,
+    max_env_cells=2**62,
+    max_env_side=2**62,
+    max_table_entries=2**62,
 )
 
 

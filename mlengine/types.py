@@ -43,6 +43,11 @@ class Limits:
     max_parameters: int = 50_000_000
     max_timesteps: int = 5_000_000
     max_layer_width: int = 16_384
+    # Environments: a map's cells (FrozenLake's desc, a grid world) and each of its sides,
+    # and a tabular method's table (states x actions).
+    max_env_cells: int = 10_000
+    max_env_side: int = 256
+    max_table_entries: int = 1_000_000
 
 
 @dataclass

@@ -367,7 +367,7 @@ def check_against_dataset(
             f"unknown model type '{spec.model.type}'; known types: {', '.join(kind_names())}",
         )
     if "reinforcement" in kind.tasks:
-        return _check_reinforcement(spec, kind, profile)
+        return _check_reinforcement(spec, kind, profile, limits)
     if spec.environment is not None:
         raise SpecError.at(
             ("environment",),
@@ -468,7 +468,9 @@ def _rl_kinds() -> list[str]:
     return [k.name for k in kinds() if "reinforcement" in k.tasks]
 
 
-def _check_reinforcement(spec: JobSpec, kind: ModelKind, profile: DatasetProfile | None) -> JobSpec:
+def _check_reinforcement(
+    spec: JobSpec, kind: ModelKind, profile: DatasetProfile | None, limits: Limits
+) -> JobSpec:
     """An RL job: an environment and no dataset; the algorithm must fit the env's spaces."""
     for key in ("dataset_id", "target", "features"):
         if getattr(spec, key) is not None:
@@ -489,5 +491,5 @@ def _check_reinforcement(spec: JobSpec, kind: ModelKind, profile: DatasetProfile
         )
     from mlengine.rl.envs import check_environment  # imports gymnasium, not torch
 
-    check_environment(spec.environment, kind.name)
+    check_environment(spec.environment, kind.name, limits)
     return spec.model_copy(update={"task": "reinforcement"})

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     max_epochs: int = 10_000
     max_parameters: int = 50_000_000
     max_layer_width: int = 16_384
+    max_env_cells: int = 10_000
+    max_env_side: int = 256
+    max_table_entries: int = 1_000_000
     max_timesteps: int = 5_000_000
     max_predict_rows: int = 10_000
     max_json_bytes: int = Field(8 * 1024 * 1024, description="Largest JSON request body.")
@@ -63,6 +66,9 @@ class Settings(BaseSettings):
             max_parameters=self.max_parameters,
             max_timesteps=self.max_timesteps,
             max_layer_width=self.max_layer_width,
+            max_env_cells=self.max_env_cells,
+            max_env_side=self.max_env_side,
+            max_table_entries=self.max_table_entries,
         )
 
 

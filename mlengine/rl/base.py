@@ -82,8 +82,14 @@ class RLRun:
 
     # ------------------------------------------------------------------ reporting
 
-    def stop_check(self, step: int) -> None:
+    def stop_check(self, step: int, snapshot: Callable[[], bytes] | None = None) -> None:
+        """Raise ``TrainingStopped`` when asked to stop. With ``snapshot`` (a run that has
+        done work since it started or resumed), first emit the state at the stop as a "final"
+        checkpoint (and a pending "best"), so a resume continues from this step."""
         if self.cb.should_stop():
+            if snapshot is not None:
+                self._emit_best()
+                self.cb.on_checkpoint(step, "final", snapshot())
             raise TrainingStopped(f"stopped at timestep {step}")
 
     def progress(self, step: int) -> None:

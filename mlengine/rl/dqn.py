@@ -173,7 +173,7 @@ def _train(ctx: TrainContext, device: torch.device) -> TrainResult:
                 point["loss"] = float(torch.stack(losses).mean())
                 losses = []
             run.log(step, point)
-            run.stop_check(step)
+            run.stop_check(step, snap)
             run.progress(step)
         run.periodic_eval(step, last, act, snap)
         run.periodic_checkpoint(step, last, snap)

@@ -19,10 +19,13 @@ from mlengine.errors import SpecError
 from mlengine.rl.envspec import (
     DEFAULT_EPISODE_STEPS,
     DEFAULT_TABULAR_EPISODE_STEPS,
+    MAX_KWARGS_SIZE,
     EnvironmentSpec,
     GridSpec,
     MDPSpec,
+    size_over,
 )
+from mlengine.types import Limits
 
 Transitions = list[list[list[tuple[float, int, float, bool]]]]
 
@@ -269,14 +272,71 @@ def state_index(desc: dict[str, Any], obs: Any) -> np.ndarray:
 
 TABULAR = frozenset({"value_iteration", "q_learning"})
 DISCRETE_ACTIONS = frozenset({"value_iteration", "q_learning", "dqn"})
-MAX_TABLE = 10_000_000
 
 
-def check_environment(env: EnvironmentSpec, algorithm: str) -> Spaces:
+def _map_size(value: Any) -> tuple[int, int] | None:
+    """(rows, longest row) of a map given as a list of strings / lists, or as one string;
+    ``None`` if it is neither. Reads each row's length only (rows are bounded first)."""
+    if isinstance(value, str):
+        lines = value.splitlines() or [value]
+        return len(lines), max(len(r) for r in lines)
+    if isinstance(value, list | tuple):
+        widths = [len(r) if isinstance(r, str | list | tuple) else 1 for r in value]
+        return len(value), max(widths, default=0)
+    return None
+
+
+def check_env_size(env: EnvironmentSpec, limits: Limits) -> None:
+    """Refuse a map past the limits from the spec itself, before anything is built:
+    FrozenLake's ``desc`` (or any ``shape`` kwarg) and a grid world's map."""
+    side, cells = limits.max_env_side, limits.max_env_cells
+
+    def check(rows: int, cols: int, loc: tuple[str | int, ...], what: str) -> None:
+        if rows > side or cols > side or rows * cols > cells:
+            raise SpecError.at(
+                loc,
+                f"{what} is {rows} x {cols}; at most {side} rows and {side} columns and "
+                f"{cells} cells in all are allowed (settings DESCENT_MAX_ENV_SIDE, "
+                "DESCENT_MAX_ENV_CELLS)",
+            )
+
+    if env.grid is not None:
+        rows = env.grid.map
+        check(
+            len(rows),
+            max((len(r) for r in rows), default=0),
+            ("environment", "grid", "map"),
+            "the map",
+        )
+    desc = env.kwargs.get("desc")
+    if desc is not None:
+        loc = ("environment", "kwargs", "desc")
+        if isinstance(desc, list | tuple) and len(desc) > side:  # too many rows: stop here
+            first = desc[0]
+            check(
+                len(desc), len(first) if isinstance(first, str | list) else 1, loc, "the map (desc)"
+            )
+        size = _map_size(desc)
+        if size is not None:
+            check(*size, loc, "the map (desc)")
+    shape = env.kwargs.get("shape")
+    if isinstance(shape, list | tuple) and len(shape) == 2 and all(type(v) is int for v in shape):
+        check(int(shape[0]), int(shape[1]), ("environment", "kwargs", "shape"), "the shape")
+    if size_over(env.kwargs, MAX_KWARGS_SIZE):
+        raise SpecError.at(
+            ("environment", "kwargs"),
+            f"kwargs are too large: at most {MAX_KWARGS_SIZE} values and characters in all",
+        )
+
+
+def check_environment(env: EnvironmentSpec, algorithm: str, limits: Limits | None = None) -> Spaces:
     """Build the environment once to check its kwargs and that the algorithm fits its spaces.
 
-    Raises ``SpecError`` (locs from the spec body).
+    Its size is checked first, from the spec (``check_env_size``). Raises ``SpecError``
+    (locs from the spec body).
     """
+    limits = limits or Limits()
+    check_env_size(env, limits)
     if algorithm == "value_iteration" and not env.has_model:
         raise SpecError.at(
             ("model", "type"),
@@ -303,8 +363,14 @@ def check_environment(env: EnvironmentSpec, algorithm: str) -> Spaces:
                 f"{algorithm} needs discrete observations; {env.describe()} observes a "
                 f"{sp.observation['type']} {sp.observation.get('shape', '')}: use dqn or ppo",
             )
-        if sp.n_states * max(sp.n_actions if sp.discrete_actions else 1, 1) > MAX_TABLE:
-            raise SpecError.at(("model", "type"), f"{algorithm}: the table would be too large")
+        n_actions = max(sp.n_actions if sp.discrete_actions else 1, 1)
+        if sp.n_states * n_actions > limits.max_table_entries:
+            raise SpecError.at(
+                ("environment",),
+                f"{algorithm} keeps a table of states x actions: {sp.n_states} x {n_actions} "
+                f"= {sp.n_states * n_actions} entries; at most {limits.max_table_entries} are "
+                "allowed (setting DESCENT_MAX_TABLE_ENTRIES): use dqn or ppo",
+            )
     if algorithm in DISCRETE_ACTIONS and not sp.discrete_actions:
         raise SpecError.at(
             ("model", "type"),

@@ -46,6 +46,9 @@ ENV_WITH_MODEL = frozenset(
 MAX_STATES = 100_000
 MAX_TRANSITIONS = 2_000_000
 MAX_GRID_CELLS = 10_000
+# The size of an environment's kwargs: values, list items and string characters, counted
+# with an early stop, so a huge kwargs list is refused without walking it all.
+MAX_KWARGS_SIZE = 100_000
 GRID_CHARS = frozenset("SGH#.")
 DEFAULT_TABULAR_EPISODE_STEPS = 100
 DEFAULT_EPISODE_STEPS = 1000
@@ -68,6 +71,28 @@ def _as_list(value: Any, what: str) -> list[Any]:
             raise ValueError(f"{what} keys must be exactly 0..{len(keys) - 1}")
         return [value[k] if k in value else value[str(k)] for k in keys]
     raise ValueError(f"{what} must be a list (or an object keyed by number)")
+
+
+def size_over(value: Any, budget: int) -> bool:
+    """Whether ``value`` (JSON: dicts, lists, strings, scalars) counts more than ``budget``
+    (one per value, plus each string's characters); stops as soon as it does."""
+    left = budget
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        left -= 1 + (len(v) if isinstance(v, str) else 0)
+        if left < 0:
+            return True
+        if isinstance(v, dict):
+            if len(v) > left:
+                return True
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            if len(v) > left:
+                return True
+            stack.extend(v)
+    return False
 
 
 def _is_number(v: Any) -> bool:

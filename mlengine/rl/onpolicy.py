@@ -242,6 +242,7 @@ def train_on_policy(
     step = 0
     if ctx.resume is not None:
         step = int(checkpoint.restore(ctx.resume, ctx.kind.name, ac.models, opt)["step"])
+    start = step
     envs = run.vec_env(t.n_envs)
     collector = Collector(run, envs, p.gamma, device, ac.reward_norm)
     total = t.total_timesteps
@@ -256,7 +257,7 @@ def train_on_policy(
 
     # whole rollouts only, never past the budget (at least one)
     while step + p.n_steps * t.n_envs <= total or step == 0:
-        run.stop_check(step)
+        run.stop_check(step, snap if step > start else None)
         remaining = 1.0 - step / total
         last = step
         ro, step = collector.collect(actor, critic, p.n_steps, step)

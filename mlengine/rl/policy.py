@@ -33,25 +33,56 @@ def _space_text(desc: dict[str, Any]) -> str:
     return f"Box(shape={desc['shape']}): a list of numbers of that shape"
 
 
+def _show(v: Any) -> str:
+    """A client's value, short: huge ints by their size (no slow or failing repr)."""
+    if is_int(v) and abs(int(v)) >= 10**40:
+        return f"a {int(v).bit_length()}-bit integer"
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _check_discrete(desc: dict[str, Any], v: Any, where: str) -> int:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     if not is_int(v):
-        raise InputError(f"{where}: expected an integer state, got {v!r}")
+        raise InputError(f"{where}: expected an integer state, got {_show(v)}")
     lo = int(desc["start"])
+    # Python ints: the range check cannot overflow, whatever the size
     if not lo <= int(v) < lo + int(desc["n"]):
-        raise InputError(f"{where}: state {v} is out of range")
+        raise InputError(f"{where}: state {_show(v)} is out of range")
     return int(v)
+
+
+def _too_large_index(v: Any) -> int | None:
+    """The flat index of the first int in ``v`` that no float can hold, if any."""
+    try:
+        flat = np.asarray(v, dtype=object).reshape(-1)
+    except (TypeError, ValueError):
+        return None
+    for i, x in enumerate(flat):
+        if is_int(x):
+            try:
+                float(x)
+            except OverflowError:
+                return i
+    return None
 
 
 def _check_box(desc: dict[str, Any], v: Any, where: str) -> np.ndarray:
     shape = tuple(desc["shape"])
     try:
         a = np.asarray(v, dtype=np.float64)
+    except OverflowError:
+        i = _too_large_index(v)
+        raise InputError(
+            f"{where}: value at index {i} is too large for a float"
+            if i is not None
+            else f"{where}: a value is too large for a float"
+        ) from None
     except (TypeError, ValueError):
-        raise InputError(f"{where}: expected numbers, got {v!r}") from None
+        raise InputError(f"{where}: expected numbers, got {_show(v)}") from None
     if isinstance(v, str) or a.dtype == object:
-        raise InputError(f"{where}: expected numbers, got {v!r}")
+        raise InputError(f"{where}: expected numbers, got {_show(v)}")
     if a.shape != shape:
         raise InputError(f"{where}: shape {list(a.shape)} does not match {list(shape)}")
     if not np.isfinite(a).all():

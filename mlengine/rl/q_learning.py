@@ -83,7 +83,7 @@ def train(ctx: TrainContext) -> TrainResult:
             s = index(obs)
         if step % REPORT_EVERY == 0 or step == total:
             run.log(step, {"epsilon": epsilon(step)})
-            run.stop_check(step)
+            run.stop_check(step, snapshot_at(step))
             run.progress(step)
         run.periodic_eval(step, step - 1, act, snapshot_at(step))
         run.periodic_checkpoint(step, step - 1, snapshot_at(step))

@@ -167,3 +167,78 @@ def test_untrusted_skops_types_are_refused() -> None:
     data = sio.dumps(FunctionTransformer(func=os.system))
     with pytest.raises(ArtifactError, match="untrusted types: posix.system"):
         skops_loads(data)
+
+
+HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("income", HUGE, "row 0: column 'income' value is too large for a float"),
+        ("income", -HUGE, "row 0: column 'income' value is too large for a float"),
+        ("income", 2**1024, "row 0: column 'income' value is too large for a float"),
+        ("age", HUGE, "row 0: column 'age' value is too large for an int (int64)"),
+        ("age", 2**63, "row 0: column 'age' value is too large for an int (int64)"),
+        ("age", -(2**63) - 1, "row 0: column 'age' value is too large for an int (int64)"),
+    ],
+    ids=[
+        "float-400-digits",
+        "float-negative",
+        "float-2**1024",
+        "int-400-digits",
+        "int-2**63",
+        "int-below-int64",
+    ],
+)
+def test_huge_integers_are_input_errors(mixed_model, column: str, value: int, message: str) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    with pytest.raises(InputError) as info:
+        pred.predict([{**ROWS[0], column: value}])
+    assert str(info.value).startswith(message)
+    # within the limits they still predict
+    assert len(pred.predict([{**ROWS[0], "age": 2**63 - 1, "income": 10**30}])["predictions"]) == 1
+
+
+def test_huge_integer_in_a_string_column_is_described_briefly(mixed_model) -> None:
+    pred = load_predictor(mixed_model.artifact)
+    with pytest.raises(InputError) as info:
+        pred.predict([{**ROWS[0], "city": 10**5000}])
+    assert "expects string, got int" in str(info.value) and len(str(info.value)) < 300
+
+
+def _wide_predictor(n: int) -> Predictor:
+    from mlengine.predictor_tabular import TabularPredictor
+
+    meta = {
+        "task": "regression",
+        "model_type": "linear_regression",
+        "inputs": [{"name": f"feature_{j}", "dtype": "float"} for j in range(n)],
+    }
+    return TabularPredictor(meta, preprocessor=None, backend=None)  # type: ignore[arg-type]
+
+
+def test_errors_of_a_wide_model_stay_small() -> None:
+    pred = _wide_predictor(1_000)
+    row = {f"feature_{j}": 1.0 for j in range(1_000)}
+    long_name = "z" * 100_000
+    for body in (
+        [{**row, long_name: 1.0}],  # unknown column, 100 KB name
+        [{k: v for k, v in row.items() if k != "feature_999"}],  # missing column
+        [{**row, "feature_5": "x"}],  # wrong type
+        {"records": [{**row, "feature_5": "x"}]},
+        {"instances": [[1.0, 2.0]]},  # list row of the wrong length
+        {"observations": [0]},
+        {long_name: [], "records": []},  # unknown body key
+    ):
+        with pytest.raises(InputError) as info:
+            pred.predict(body)
+        message = str(info.value)
+        assert len(message) < 2_000, (len(message), message[:200])
+    with pytest.raises(InputError) as info:
+        pred.predict({"instances": [[1.0, 2.0]]})
+    assert "... and 990 more (1000 columns; GET /v1/models/{id} lists them)" in str(info.value)
+    with pytest.raises(InputError) as info:
+        pred.predict([{**row, long_name: 1.0}])
+    assert "unknown column 'zzz" in str(info.value) and "(100000 characters)" in str(info.value)
+    assert "feature_9 (float), ... and 990 more" in str(info.value)

@@ -401,3 +401,170 @@ def test_normalized_observations_and_rewards_train_serve_and_resume() -> None:
     again = mlengine.train(raw, None, RecordingCallbacks(), resume=periodic[0][2])
     resumed_norm = mlengine.load_predictor(again.artifact).net.norm  # type: ignore[attr-defined]
     assert float(resumed_norm.count) == pytest.approx(float(norm.count))
+
+
+def _fake_policy(obs_space: dict) -> mlengine.Predictor:
+    from mlengine.rl.policy import PolicyPredictor
+
+    meta = {
+        "task": "reinforcement",
+        "model_type": "q_learning",
+        "inputs": [],
+        "policy": {"type": "table", "values": "q"},
+        "extra": {
+            "observation_space": obs_space,
+            "action_space": {"type": "discrete", "n": 2, "start": 0},
+        },
+    }
+    return PolicyPredictor(meta, {"q": np.zeros((4, 2))})
+
+
+def test_huge_integers_in_observations_are_input_errors() -> None:
+    discrete = _fake_policy({"type": "discrete", "n": 4, "start": 0})
+    for v in (10**400, -(10**400), 10**5000, 2**63):
+        with pytest.raises(InputError, match="observation 1: state .* is out of range") as info:
+            discrete.predict([0, v])
+        assert len(str(info.value)) < 300
+    assert discrete.predict([3])["predictions"] == [0]
+    tup = _fake_policy(
+        {
+            "type": "tuple",
+            "spaces": [
+                {"type": "discrete", "n": 2, "start": 0},
+                {"type": "discrete", "n": 2, "start": 0},
+            ],
+        }
+    )
+    with pytest.raises(InputError, match=r"observation 0\[1\]: state .* is out of range"):
+        tup.predict([[0, 10**400]])
+    box = _fake_policy({"type": "box", "shape": [2], "low": [None, None], "high": [None, None]})
+    for obs in ([1.0, 10**400], [10**400, 1], [-(10**400), 0.0]):
+        with pytest.raises(InputError, match="observation 0: value at index .* too large") as info:
+            box.predict({"observations": [obs]})
+        assert info.value.loc == ("observations",)
+
+
+def test_a_huge_frozen_lake_map_is_refused_before_it_is_built() -> None:
+    import time
+
+    desc = ["S" + "F" * 998 + "F"] * 999 + ["F" * 999 + "G"]
+    raw = _spec("q_learning", {"id": "FrozenLake-v1", "kwargs": {"desc": desc}})
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        _checked(raw)
+    assert time.perf_counter() - start < 1.0
+    err = info.value.errors[0]
+    assert err["loc"] == ["environment", "kwargs", "desc"], info.value.errors
+    assert "1000 x 1000" in err["msg"] and "256" in err["msg"] and "10000" in err["msg"]
+    # a long thin map is past the side limit even under the cell limit
+    with pytest.raises(SpecError, match="at most 256 rows"):
+        _checked(_spec("dqn", {"id": "FrozenLake-v1", "kwargs": {"desc": ["S" + "F" * 299 + "G"]}}))
+    # the limits are settings
+    small = mlengine.Limits(max_env_cells=32)
+    from gymnasium.envs.toy_text.frozen_lake import MAPS
+
+    env = {"id": "FrozenLake-v1", "kwargs": {"desc": MAPS["8x8"]}}
+    with pytest.raises(SpecError, match="8 x 8; .* 32 cells"):
+        check_against_dataset(validate_spec(_spec("q_learning", env)), None, small)
+
+
+def test_normal_maps_still_validate() -> None:
+    from gymnasium.envs.toy_text.frozen_lake import MAPS
+
+    for env in (
+        {"id": "FrozenLake-v1", "kwargs": {"desc": MAPS["8x8"]}},
+        {"id": "FrozenLake-v1", "kwargs": {"map_name": "8x8", "is_slippery": False}},
+        {"id": "FrozenLake8x8-v1"},
+        {"id": "CliffWalking-v1"},
+        {"id": "Taxi-v3"},
+        {"grid": {"map": ["S..", ".#.", "H.G"]}},
+    ):
+        _checked(_spec("q_learning", env))
+        _checked(_spec("value_iteration", env))
+
+
+def test_grid_worlds_and_tables_have_size_limits() -> None:
+    limits = mlengine.Limits(max_env_side=4)
+    with pytest.raises(SpecError) as info:
+        check_against_dataset(
+            validate_spec(_spec("q_learning", {"grid": {"map": ["S....G"]}})), None, limits
+        )
+    assert info.value.errors[0]["loc"] == ["environment", "grid", "map"]
+    # Taxi: 500 states x 6 actions = 3000 table entries
+    limits = mlengine.Limits(max_table_entries=2_999)
+    for algo in ("q_learning", "value_iteration"):
+        with pytest.raises(SpecError, match="500 x 6 = 3000 entries; at most 2999"):
+            check_against_dataset(validate_spec(_spec(algo, {"id": "Taxi-v4"})), None, limits)
+    # a user MDP: 3 states x 2 actions past a limit of 5
+    mdp = {"transitions": [[[[1.0, 0, 0.0, True]]] * 2] * 3}
+    with pytest.raises(SpecError, match="3 x 2 = 6 entries"):
+        check_against_dataset(
+            validate_spec(_spec("q_learning", {"mdp": mdp})),
+            None,
+            mlengine.Limits(max_table_entries=5),
+        )
+    # networks do not keep a table
+    check_against_dataset(validate_spec(_spec("dqn", {"id": "Taxi-v4"})), None, limits)
+
+
+def test_huge_kwargs_are_refused_without_walking_them() -> None:
+    import time
+
+    big = {"id": "FrozenLake-v1", "kwargs": {"reward_schedule": [[1, 0]] * 5_000_000}}
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        _checked(_spec("q_learning", big))
+    assert time.perf_counter() - start < 1.0
+    err = info.value.errors[0]
+    assert err["loc"] == ["environment", "kwargs"] and "too large" in err["msg"], err
+    # a long map is refused for its size, quickly, whatever it is made of
+    with pytest.raises(SpecError, match="5000000 x 4"):
+        _checked(
+            _spec("q_learning", {"id": "FrozenLake-v1", "kwargs": {"desc": ["SFFG"] * 5_000_000}})
+        )
+    with pytest.raises(SpecError, match="too large"):
+        _checked(_spec("ppo", {"id": "CartPole-v1", "kwargs": {"x": "y" * 200_000}}))
+
+
+class _StopAt(RecordingCallbacks):
+    """Asks to stop from its ``at``-th question on (trainers ask between rollouts, or every
+    thousand steps)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at, self.asked = at, 0
+
+    def should_stop(self) -> bool:
+        self.asked += 1
+        return self.asked >= self.at
+
+
+@pytest.mark.parametrize(
+    ("algo", "env", "params", "total", "at"),
+    [
+        ("dqn", {"id": "CartPole-v1"}, {"learning_starts": 1_500}, 3_000, 2),
+        ("ppo", {"id": "CartPole-v1"}, {"n_steps": 64}, 640, 3),
+        ("a2c", {"id": "CartPole-v1"}, {"n_steps": 16}, 256, 4),
+        ("reinforce", {"id": "CartPole-v1"}, {"n_steps": 32}, 320, 3),
+        ("q_learning", {"id": "FrozenLake-v1"}, {}, 5_000, 2),
+    ],
+)
+def test_a_stopped_run_keeps_a_final_checkpoint_and_resumes_from_it(
+    algo: str, env: dict, params: dict, total: int, at: int
+) -> None:
+    raw = _spec(algo, env, total_timesteps=total, n_envs=1, eval_episodes=1)
+    if algo == "q_learning":
+        raw["training"].pop("n_envs")
+    raw["model"]["params"] = params
+    cb = _StopAt(at)
+    with pytest.raises(TrainingStopped) as info:
+        mlengine.train(raw, None, cb)
+    stopped = int(str(info.value).rsplit(" ", 1)[-1])
+    assert 0 < stopped < total
+    finals = [c for c in cb.checkpoints if c[1] == "final"]
+    assert [c[0] for c in finals] == [stopped], cb.checkpoints
+    assert not [c for c in cb.checkpoints if c[1] == "periodic"]  # none at this cadence
+    resumed = RecordingCallbacks()
+    mlengine.train(raw, None, resumed, resume=finals[0][2])
+    assert min(s for s, _, _ in resumed.metrics) > stopped
+    assert resumed.progress[0][0] > stopped and resumed.progress[-1][0] == total
