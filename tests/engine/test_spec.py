@@ -293,3 +293,15 @@ def test_many_structural_errors_are_capped() -> None:
     errs = info.value.errors
     assert len(errs) == MAX_ERRORS
     assert errs[-1]["type"] == "too_many_errors" and "5000 in all" in errs[-1]["msg"]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), "NaN", "-Infinity"])
+def test_fill_value_must_be_finite(value: Any) -> None:
+    raw = spec(preprocessing={"impute_numeric": "constant", "fill_value": value})
+    with pytest.raises(SpecError) as info:
+        validate_spec(raw, Limits())
+    (err,) = info.value.errors
+    assert err["loc"] == ["preprocessing", "fill_value"]
+    assert "fill_value must be a finite number" in err["msg"]
+    ok = validate_spec(spec(preprocessing={"fill_value": -1.5}), Limits())
+    assert ok.preprocessing.fill_value == -1.5
