@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import io
 import math
 import zipfile
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from mlengine.errors import listing
+from mlengine.errors import listing, short
 from mlengine.profiling import profile_table
 from service.errors import TooLarge, Unprocessable, UnsupportedMedia
 from service.settings import Settings
@@ -28,6 +29,8 @@ FORMATS = ("csv", "parquet", "npz")
 NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 _CHUNK = 1 << 20
 NEWLINE = b"\n"
+# The header row is read (for its width) up to this many bytes.
+MAX_HEADER_BYTES = 4 << 20
 
 
 @dataclass
@@ -64,7 +67,7 @@ def ingest(path: Path, filename: str, settings: Settings) -> Ingested:
     fmt = detect_format(filename, head)
     sample_shape: list[int] | None = None
     if fmt == "csv":
-        table = _read_csv(path)
+        table = _read_csv(path, settings)
     elif fmt == "parquet":
         table = _read_parquet(path)
     else:
@@ -117,12 +120,41 @@ def _check_text(path: Path) -> None:
             ) from None
 
 
-def _read_csv(path: Path) -> pa.Table:
-    _check_text(path)
+def _check_header(path: Path, settings: Settings) -> None:
+    """The header row's width against DESCENT_MAX_COLUMNS, before any parsing.
+
+    Reads at most MAX_HEADER_BYTES up to the first newline and counts its fields in linear
+    time (quoted commas are not separators), so a very wide header is refused at once.
+    """
     with path.open("rb") as f:
-        header_line = f.readline().decode("utf-8").rstrip("\r\n")
-    if not header_line.strip():
+        head = f.readline(MAX_HEADER_BYTES + 1)
+    complete = head.endswith(NEWLINE) or len(head) <= MAX_HEADER_BYTES
+    line = head[:MAX_HEADER_BYTES].decode("utf-8", errors="replace").rstrip("\r\n")
+    if not line.strip():
         raise Unprocessable("line 1: the header row is empty; the first line must name the columns")
+    if '"' in line:
+        try:
+            fields = len(next(csv.reader([line]), []))
+        except csv.Error:
+            fields = line.count(",") + 1
+    else:
+        fields = line.count(",") + 1
+    if fields > settings.max_columns:
+        more = "" if complete else "at least "
+        raise TooLarge(
+            f"line 1: the header names {more}{fields} columns; the limit is "
+            f"{settings.max_columns} (setting DESCENT_MAX_COLUMNS)"
+        )
+    if not complete:
+        raise Unprocessable(
+            f"line 1: the header row is longer than {MAX_HEADER_BYTES} bytes; "
+            "shorten the column names"
+        )
+
+
+def _read_csv(path: Path, settings: Settings) -> pa.Table:
+    _check_header(path, settings)
+    _check_text(path)
     bad: list[str] = []
 
     def on_invalid(row: Any) -> str:
@@ -144,12 +176,15 @@ def _read_csv(path: Path) -> pa.Table:
         if bad:
             raise Unprocessable(bad[0]) from None
         raise Unprocessable(f"could not parse the CSV: {exc}") from None
-    names = table.column_names
-    for i, name in enumerate(names):
+    seen: set[str] = set()
+    for i, name in enumerate(table.column_names):
         if not name.strip():
             raise Unprocessable(f"line 1: column {i + 1} of the header has no name; name it")
-        if names.index(name) != i:
-            raise Unprocessable(f"line 1: column name '{name}' appears twice; names must differ")
+        if name in seen:
+            raise Unprocessable(
+                f"line 1: column name '{short(name)}' appears twice; names must differ"
+            )
+        seen.add(name)
     return table
 
 

@@ -171,3 +171,38 @@ def test_npz_other_members_are_not_read(tmp_path: Path) -> None:
     np.savez(path, **{f"a{i}": np.ones(1) for i in range(50)})
     with pytest.raises(ApiError, match=r"needs an array 'X'.*and 40 more \(50 arrays\)"):
         ingest(path, "extra.npz", Settings(data_dir=tmp_path))
+
+
+def test_wide_csv_header_is_refused_before_parsing(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "wide.csv"
+    header = ",".join(f"c{i}" for i in range(40_000))
+    row = ",".join("1" for _ in range(40_000))
+    path.write_text(f"{header}\n{row}\n{row}\n")
+    t0 = time.perf_counter()
+    with pytest.raises(TooLarge, match=r"header names 40000 columns.*DESCENT_MAX_COLUMNS"):
+        ingest(path, "wide.csv", Settings(data_dir=tmp_path))
+    print(f"40,000-column header refused in {(time.perf_counter() - t0) * 1000:.1f} ms")
+
+
+def test_csv_header_width_counts_quoted_commas_once(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('"a,1","b,2",c\n1,2,3\n')
+    got = ingest(path, "q.csv", Settings(data_dir=tmp_path, max_columns=3))
+    assert got.table.column_names == ["a,1", "b,2", "c"]
+    with pytest.raises(TooLarge, match="header names 3 columns; the limit is 2"):
+        ingest(path, "q.csv", Settings(data_dir=tmp_path, max_columns=2))
+
+
+def test_csv_header_without_newline_in_the_cap(tmp_path: Path) -> None:
+    from service.datasets import ingest as ingest_module
+
+    path = tmp_path / "long.csv"
+    path.write_text("a" * (ingest_module.MAX_HEADER_BYTES + 10) + "\n1\n")
+    with pytest.raises(ApiError, match="header row is longer than") as info:
+        ingest(path, "long.csv", Settings(data_dir=tmp_path))
+    assert info.value.status_code == 422
+    path.write_text(",".join(["a"] * (ingest_module.MAX_HEADER_BYTES // 2 + 10)) + "\n")
+    with pytest.raises(TooLarge, match="header names at least .* DESCENT_MAX_COLUMNS"):
+        ingest(path, "long.csv", Settings(data_dir=tmp_path))
