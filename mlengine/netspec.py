@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from mlengine.errors import SpecError
+from mlengine.errors import SpecError, listing, short
 from mlengine.registry import StrictModel, limits_of
 
 if TYPE_CHECKING:
@@ -159,7 +159,8 @@ def check_net(
             if not any(lay == name or lay.startswith(name + ".") for lay in layers):
                 raise SpecError.at(
                     ("init_from", "freeze", i),
-                    f"no layer '{name}' in this network; its layers are: {', '.join(layers)}",
+                    f"no layer '{short(name)}' in this network; "
+                    f"its layers are: {listing(layers, 'layers')}",
                 )
 
 

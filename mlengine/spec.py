@@ -5,9 +5,10 @@ Nothing here imports torch or scikit-learn: the API process validates specs chea
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlengine.rl.envspec import EnvironmentSpec
 from mlengine.types import Task
@@ -78,6 +79,16 @@ class PreprocessingSpec(_Strict):
     bin_columns: list[str] | None = Field(
         None, description="Numeric columns to bin; null: every numeric feature."
     )
+
+    @field_validator("fill_value")
+    @classmethod
+    def _finite_fill(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError(
+                f"fill_value must be a finite number, not {v}; missing numbers are filled "
+                "with it, so give a number such as 0 (or another impute_numeric strategy)"
+            )
+        return v
 
 
 class InitFromSpec(_Strict):

@@ -12,7 +12,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from mlengine.context import DatasetCheck, ModelKind
-from mlengine.errors import SpecError
+from mlengine.errors import SpecError, listing, short
 from mlengine.registry import find_kind, kind_names, kinds
 from mlengine.spec import JobSpec, ModelSpec
 from mlengine.types import DatasetProfile, Limits, Task
@@ -38,7 +38,8 @@ def _submodel(cls: type[BaseModel] | None, name: Any) -> type[BaseModel] | None:
 
 
 def _extra_msg(key: Any, owner: type[BaseModel] | None, section: str, kind: str | None) -> str:
-    accepted = ", ".join(owner.model_fields) if owner is not None else ""
+    accepted = listing(owner.model_fields, "in all") if owner is not None else ""
+    key = short(key)
     if section == "params":
         if not accepted:
             return f"unknown parameter '{key}': model '{kind}' takes no parameters"
@@ -107,7 +108,7 @@ def validate_spec(raw: dict[str, Any], limits: Limits | None = None) -> JobSpec:
             errors.append(
                 {
                     "loc": ["model", "type"],
-                    "msg": f"unknown model type '{model_raw['type']}'; "
+                    "msg": f"unknown model type '{short(model_raw['type'])}'; "
                     f"known types: {', '.join(kind_names())}",
                     "type": "value_error",
                 }
@@ -187,7 +188,30 @@ def parse_params(
 
 
 def _columns_msg(profile: DatasetProfile) -> str:
-    return ", ".join(profile.names)
+    return listing(profile.names, "columns")
+
+
+# Per list in a spec (features, bin_columns): at most this many entries name a wrong
+# item; one more says how many were wrong in all.
+MAX_ITEM_ERRORS = 5
+
+
+def _item_errors(
+    loc: tuple[str | int, ...], wrong: list[tuple[int, str]], what: str
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
+        {"loc": [*loc, i], "msg": msg, "type": "value_error"} for i, msg in wrong[:MAX_ITEM_ERRORS]
+    ]
+    if len(wrong) > MAX_ITEM_ERRORS:
+        out.append(
+            {
+                "loc": list(loc),
+                "msg": f"{len(wrong)} of the {what} are wrong in all (the first "
+                f"{MAX_ITEM_ERRORS} are shown); fix them and submit again",
+                "type": "value_error",
+            }
+        )
+    return out
 
 
 def infer_task(dtype: str, n_unique: int) -> Task:
@@ -203,9 +227,10 @@ def estimate_inputs(spec: JobSpec, profile: DatasetProfile, features: list[str])
     prep = spec.preprocessing
     onehot = prep.categorical_encoding == "onehot"
     binned = set() if prep.binning == "none" else set(prep.bin_columns or features)
+    by_name = {c.name: c for c in profile.columns}
     n = 0
     for name in features:
-        col = profile.column(name)
+        col = by_name.get(name)
         if col is None:
             continue
         if col.dtype in ("int", "float"):
@@ -235,17 +260,20 @@ def _resolve_features(spec: JobSpec, profile: DatasetProfile) -> list[str]:
                 {"loc": ["features"], "msg": "give at least one feature", "type": "value_error"}
             )
         seen: set[str] = set()
+        known = set(profile.names)
+        wrong: list[tuple[int, str]] = []
         for i, name in enumerate(features):
-            if profile.column(name) is None:
-                msg = f"column '{name}' not found; columns are: {_columns_msg(profile)}"
+            if name not in known:
+                msg = f"column '{short(name)}' not found; columns are: {_columns_msg(profile)}"
             elif name == spec.target:
-                msg = f"the target '{name}' cannot also be a feature"
+                msg = f"the target '{short(name)}' cannot also be a feature"
             elif name in seen:
-                msg = f"column '{name}' is listed twice"
+                msg = f"column '{short(name)}' is listed twice"
             else:
                 seen.add(name)
                 continue
-            errors.append({"loc": ["features", i], "msg": msg, "type": "value_error"})
+            wrong.append((i, msg))
+        errors.extend(_item_errors(("features",), wrong, f"{len(features)} features"))
     if errors:
         raise SpecError(errors)
     _check_preprocessing(spec, profile, features)
@@ -257,17 +285,25 @@ def _check_preprocessing(spec: JobSpec, profile: DatasetProfile, features: list[
     if prep.bin_columns is None:
         return
     errors: list[dict[str, Any]] = []
+    wrong: list[tuple[int, str]] = []
+    feature_set = set(features)
     for i, name in enumerate(prep.bin_columns):
-        col = profile.column(name)
-        if name not in features or col is None:
-            msg = f"column '{name}' is not a feature; features are: {', '.join(features)}"
+        col = profile.column(name) if name in feature_set else None
+        if col is None:
+            msg = (
+                f"column '{short(name)}' is not a feature; "
+                f"features are: {listing(features, 'features')}"
+            )
         elif col.dtype not in ("int", "float"):
-            msg = f"column '{name}' is {col.dtype}; only numeric columns can be binned"
+            msg = f"column '{short(name)}' is {col.dtype}; only numeric columns can be binned"
         else:
             continue
-        errors.append(
-            {"loc": ["preprocessing", "bin_columns", i], "msg": msg, "type": "value_error"}
+        wrong.append((i, msg))
+    errors.extend(
+        _item_errors(
+            ("preprocessing", "bin_columns"), wrong, f"{len(prep.bin_columns)} bin_columns"
         )
+    )
     if prep.binning == "none" and prep.bin_columns:
         errors.append(
             {
@@ -300,7 +336,7 @@ def _check_unsupervised(
     if spec.target is not None and profile.column(spec.target) is None:
         raise SpecError.at(
             ("target",),
-            f"column '{spec.target}' not found; columns are: {_columns_msg(profile)}",
+            f"column '{short(spec.target)}' not found; columns are: {_columns_msg(profile)}",
         )
     task: Task
     if spec.task is not None:
@@ -394,8 +430,9 @@ def check_against_dataset(
     if target is None:
         raise SpecError.at(
             ("target",),
-            f"column '{spec.target}' not found; columns are: {_columns_msg(profile)}",
+            f"column '{short(spec.target)}' not found; columns are: {_columns_msg(profile)}",
         )
+    tname = short(target.name)
 
     features = _resolve_features(spec, profile)
 
@@ -406,7 +443,7 @@ def check_against_dataset(
             raise SpecError.at(
                 ("model", "type"),
                 f"model '{kind.name}' does {' or '.join(sorted(kind.tasks))}, but target "
-                f"'{target.name}' ({target.dtype}, {target.n_unique} distinct values) looks like "
+                f"'{tname}' ({target.dtype}, {target.n_unique} distinct values) looks like "
                 f"{task}; choose another model or set 'task'",
             )
     else:
@@ -418,25 +455,25 @@ def check_against_dataset(
     if task == "regression" and target.dtype not in ("int", "float"):
         raise SpecError.at(
             ("target",),
-            f"regression needs a numeric target; column '{target.name}' is {target.dtype}; "
+            f"regression needs a numeric target; column '{tname}' is {target.dtype}; "
             "use task 'classification' or another target",
         )
     if task == "classification":
         if target.n_unique < 2:
             raise SpecError.at(
                 ("target",),
-                f"column '{target.name}' has {target.n_unique} distinct value(s); "
+                f"column '{tname}' has {target.n_unique} distinct value(s); "
                 "classification needs at least 2",
             )
         if target.n_unique > MAX_CLASSES:
             raise SpecError.at(
                 ("target",),
-                f"column '{target.name}' has {target.n_unique} distinct values; classification "
+                f"column '{tname}' has {target.n_unique} distinct values; classification "
                 f"takes at most {MAX_CLASSES} classes (use task 'regression' for a number)",
             )
     if profile.n_rows - target.n_missing < 2:
         raise SpecError.at(
-            ("target",), f"column '{target.name}' has fewer than 2 rows with a value to learn from"
+            ("target",), f"column '{tname}' has fewer than 2 rows with a value to learn from"
         )
     _check_rows_for_kfold(spec, profile.n_rows - target.n_missing)
 

@@ -16,7 +16,9 @@ epoch with the best monitored metric (the early-stopping metric, else the valida
 loss, else the training loss). It is snapshotted on the device when the metric improves
 (a tensor copy, no serialization) and emitted at the next periodic boundary or at the
 end, so it costs at most one serialization per ``checkpoint_every`` epochs. "final" at
-the end. The returned model is the last epoch's; with early stopping, the best epoch's.
+the end, and when ``should_stop`` stops the run (cancel): the state at the stop, so the
+work since the last periodic checkpoint is kept. The returned model is the last
+epoch's; with early stopping, the best epoch's.
 A checkpoint holds the whole ``FitState`` (``mlengine.nn.state``: model, optimizer,
 schedule, early-stopping counters, best epoch and weights, random generators), so a
 resumed run continues exactly.
@@ -147,10 +149,14 @@ def _fit(
     start_epoch = state.epoch + 1
     checkpoints = _Checkpoints(ctx, run.identity, emitted=state.best_epoch)
     if not state.done:
-        for epoch in range(start_epoch, t.epochs + 1):
-            point = run.epoch(state, epoch)
-            if run.end_of_epoch(state, epoch, point, checkpoints):
-                break
+        try:
+            for epoch in range(start_epoch, t.epochs + 1):
+                point = run.epoch(state, epoch)
+                if run.end_of_epoch(state, epoch, point, checkpoints):
+                    break
+        except TrainingStopped:
+            checkpoints.stopped(state)  # keep the work since the last checkpoint
+            raise
     if state.epoch < start_epoch:  # resumed from a final checkpoint: nothing left to train
         checkpoints.final(state)
     if t.early_stopping is not None and not state.done and state.best_weights is not None:
@@ -481,6 +487,18 @@ class _Checkpoints:
             self.best_emitted, self.best = state.best_epoch, None
         if last:
             self.cb.on_checkpoint(epoch, "final", current)
+
+    def stopped(self, state: FitState) -> None:
+        """``should_stop`` ended the run: the pending "best", then "final" at the stop.
+
+        The "final" one holds the weights as they are when the run stopped (within an epoch,
+        some of its batches trained) under the last completed epoch: a run resumed from it
+        continues with the next epoch, which runs in full."""
+        current = ckpt.encode(state.snapshot(self.identity))
+        if self.best is not None and state.best_epoch > self.best_emitted:
+            self.cb.on_checkpoint(state.best_epoch, "best", ckpt.encode(self.best))
+            self.best_emitted, self.best = state.best_epoch, None
+        self.cb.on_checkpoint(state.epoch, "final", current)
 
     def final(self, state: FitState) -> None:
         self.cb.on_checkpoint(state.epoch, "final", ckpt.encode(state.snapshot(self.identity)))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import io
+import math
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from mlengine.errors import listing, short
 from mlengine.profiling import profile_table
 from service.errors import TooLarge, Unprocessable, UnsupportedMedia
 from service.settings import Settings
@@ -26,6 +29,8 @@ FORMATS = ("csv", "parquet", "npz")
 NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 _CHUNK = 1 << 20
 NEWLINE = b"\n"
+# The header row is read (for its width) up to this many bytes.
+MAX_HEADER_BYTES = 4 << 20
 
 
 @dataclass
@@ -62,11 +67,11 @@ def ingest(path: Path, filename: str, settings: Settings) -> Ingested:
     fmt = detect_format(filename, head)
     sample_shape: list[int] | None = None
     if fmt == "csv":
-        table = _read_csv(path)
+        table = _read_csv(path, settings)
     elif fmt == "parquet":
         table = _read_parquet(path)
     else:
-        table, sample_shape = _read_npz(path)
+        table, sample_shape = _read_npz(path, settings)
     table = _normalize(table)
     if table.num_rows == 0:
         raise Unprocessable(
@@ -115,12 +120,41 @@ def _check_text(path: Path) -> None:
             ) from None
 
 
-def _read_csv(path: Path) -> pa.Table:
-    _check_text(path)
+def _check_header(path: Path, settings: Settings) -> None:
+    """The header row's width against DESCENT_MAX_COLUMNS, before any parsing.
+
+    Reads at most MAX_HEADER_BYTES up to the first newline and counts its fields in linear
+    time (quoted commas are not separators), so a very wide header is refused at once.
+    """
     with path.open("rb") as f:
-        header_line = f.readline().decode("utf-8").rstrip("\r\n")
-    if not header_line.strip():
+        head = f.readline(MAX_HEADER_BYTES + 1)
+    complete = head.endswith(NEWLINE) or len(head) <= MAX_HEADER_BYTES
+    line = head[:MAX_HEADER_BYTES].decode("utf-8", errors="replace").rstrip("\r\n")
+    if not line.strip():
         raise Unprocessable("line 1: the header row is empty; the first line must name the columns")
+    if '"' in line:
+        try:
+            fields = len(next(csv.reader([line]), []))
+        except csv.Error:
+            fields = line.count(",") + 1
+    else:
+        fields = line.count(",") + 1
+    if fields > settings.max_columns:
+        more = "" if complete else "at least "
+        raise TooLarge(
+            f"line 1: the header names {more}{fields} columns; the limit is "
+            f"{settings.max_columns} (setting DESCENT_MAX_COLUMNS)"
+        )
+    if not complete:
+        raise Unprocessable(
+            f"line 1: the header row is longer than {MAX_HEADER_BYTES} bytes; "
+            "shorten the column names"
+        )
+
+
+def _read_csv(path: Path, settings: Settings) -> pa.Table:
+    _check_header(path, settings)
+    _check_text(path)
     bad: list[str] = []
 
     def on_invalid(row: Any) -> str:
@@ -142,12 +176,15 @@ def _read_csv(path: Path) -> pa.Table:
         if bad:
             raise Unprocessable(bad[0]) from None
         raise Unprocessable(f"could not parse the CSV: {exc}") from None
-    names = table.column_names
-    for i, name in enumerate(names):
+    seen: set[str] = set()
+    for i, name in enumerate(table.column_names):
         if not name.strip():
             raise Unprocessable(f"line 1: column {i + 1} of the header has no name; name it")
-        if names.index(name) != i:
-            raise Unprocessable(f"line 1: column name '{name}' appears twice; names must differ")
+        if name in seen:
+            raise Unprocessable(
+                f"line 1: column name '{short(name)}' appears twice; names must differ"
+            )
+        seen.add(name)
     return table
 
 
@@ -167,37 +204,144 @@ def _read_parquet(path: Path) -> pa.Table:
         raise Unprocessable(f"could not read the Parquet file: {exc}") from None
 
 
-def _read_npz(path: Path) -> tuple[pa.Table, list[int] | None]:
+_NPZ_HINT = "save arrays with numpy.savez (no pickled objects)"
+
+
+@dataclass
+class _NpyMember:
+    """One ``.npy`` member of an NPZ archive, as its header declares it (nothing decoded)."""
+
+    info: zipfile.ZipInfo
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    fortran: bool
+    header_end: int
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _npz_member(zf: zipfile.ZipFile, key: str) -> zipfile.ZipInfo | None:
+    names = set(zf.namelist())
+    for name in (f"{key}.npy", key):
+        if name in names:
+            return zf.getinfo(name)
+    return None
+
+
+def _npy_header(zf: zipfile.ZipFile, key: str, info: zipfile.ZipInfo) -> _NpyMember:
+    """The shape, dtype and order from a member's ``.npy`` header; reads only the header."""
+    from numpy.lib import format as npy
+
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise Unprocessable(
-            f"could not read the NPZ file: {exc}; save arrays with numpy.savez (no pickled objects)"
-        ) from None
-    if "X" not in arrays:
-        raise Unprocessable(
-            f"the NPZ file needs an array 'X'; it has: {', '.join(arrays) or 'none'}"
+        with zf.open(info) as f:
+            version = npy.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = npy.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = npy.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+            header_end = f.tell()
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise Unprocessable(f"could not read NPZ array '{key}': {exc}; {_NPZ_HINT}") from None
+    if dtype.hasobject:
+        raise Unprocessable(f"NPZ array '{key}' holds Python objects (dtype {dtype}); {_NPZ_HINT}")
+    if any(d < 0 for d in shape):
+        raise Unprocessable(f"NPZ array '{key}' declares a negative shape {shape}; {_NPZ_HINT}")
+    return _NpyMember(
+        info=info, shape=tuple(shape), dtype=dtype, fortran=fortran, header_end=header_end
+    )
+
+
+def _check_npz_limits(members: dict[str, _NpyMember], settings: Settings) -> None:
+    """Rows, columns and decompressed bytes, from the headers alone (before any decoding)."""
+    stored = sum(m.info.file_size for m in members.values())
+    declared = sum(m.nbytes for m in members.values())
+    size = max(stored, declared)
+    if size > settings.max_upload_bytes:
+        raise TooLarge(
+            f"the NPZ arrays decompress to {size} bytes; the limit is "
+            f"{settings.max_upload_bytes} (setting DESCENT_MAX_UPLOAD_BYTES)"
         )
+    x = members["X"]
+    if x.shape and x.shape[0] > settings.max_rows:
+        raise TooLarge(
+            f"NPZ 'X' has {x.shape[0]} rows; the limit is {settings.max_rows} "
+            "(setting DESCENT_MAX_ROWS)"
+        )
+    columns = math.prod(x.shape[1:]) + (1 if "y" in members else 0)
+    if len(x.shape) >= 2 and columns > settings.max_columns:
+        raise TooLarge(
+            f"NPZ 'X' of shape {x.shape} makes {columns} columns; the limit is "
+            f"{settings.max_columns} (setting DESCENT_MAX_COLUMNS)"
+        )
+    for key, m in members.items():
+        if m.nbytes > m.info.file_size - m.header_end:
+            raise Unprocessable(
+                f"NPZ array '{key}' declares shape {m.shape} of {m.dtype} ({m.nbytes} bytes) "
+                f"but holds only {m.info.file_size - m.header_end} bytes; the file is damaged: "
+                f"{_NPZ_HINT}"
+            )
+
+
+def _read_npz(path: Path, settings: Settings) -> tuple[pa.Table, list[int] | None]:
+    """X (and y) of an NPZ file; their headers are checked against the limits before
+    anything is decompressed, and no other member is read."""
+    from numpy.lib import format as npy
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise Unprocessable(f"could not read the NPZ file: {exc}; {_NPZ_HINT}") from None
+    with zf:
+        members: dict[str, _NpyMember] = {}
+        for key in ("X", "y"):
+            info = _npz_member(zf, key)
+            if info is not None:
+                members[key] = _npy_header(zf, key, info)
+        if "X" not in members:
+            names = [n.removesuffix(".npy") for n in zf.namelist()]
+            raise Unprocessable(
+                f"the NPZ file needs an array 'X'; it has: {listing(names, 'arrays') or 'none'}"
+            )
+        mx = members["X"]
+        if len(mx.shape) < 2 or mx.shape[0] == 0:
+            raise Unprocessable(
+                f"NPZ 'X' must have shape (n_samples, ...); it has shape {mx.shape}"
+            )
+        if mx.dtype.kind not in "biuf":
+            raise Unprocessable(
+                f"NPZ 'X' must hold real numbers or booleans; its dtype is {mx.dtype}"
+            )
+        my = members.get("y")
+        if my is not None:
+            if len(my.shape) != 1 or my.shape[0] != mx.shape[0]:
+                raise Unprocessable(
+                    f"NPZ 'y' must be one-dimensional with {mx.shape[0]} values (one per row "
+                    f"of X); it has shape {my.shape}"
+                )
+            if my.dtype.kind not in "biufUS":
+                raise Unprocessable(
+                    f"NPZ 'y' must hold numbers, booleans or strings; its dtype is {my.dtype}"
+                )
+        _check_npz_limits(members, settings)
+        arrays: dict[str, np.ndarray[Any, Any]] = {}
+        for key, m in members.items():
+            try:
+                with zf.open(m.info) as f:
+                    arrays[key] = npy.read_array(f, allow_pickle=False)
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise Unprocessable(
+                    f"could not read NPZ array '{key}': {exc}; {_NPZ_HINT}"
+                ) from None
     x = arrays["X"]
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise Unprocessable(f"NPZ 'X' must have shape (n_samples, ...); it has shape {x.shape}")
-    if x.dtype.kind not in "biuf":
-        raise Unprocessable(f"NPZ 'X' must hold real numbers or booleans; its dtype is {x.dtype}")
     flat = x.reshape(x.shape[0], -1)
     width = len(str(flat.shape[1] - 1))
     columns = {f"x{i:0{width}d}": pa.array(flat[:, i]) for i in range(flat.shape[1])}
     if "y" in arrays:
         y = arrays["y"]
-        if y.ndim != 1 or y.shape[0] != x.shape[0]:
-            raise Unprocessable(
-                f"NPZ 'y' must be one-dimensional with {x.shape[0]} values (one per row of X); "
-                f"it has shape {y.shape}"
-            )
-        if y.dtype.kind not in "biufUS":
-            raise Unprocessable(
-                f"NPZ 'y' must hold numbers, booleans or strings; its dtype is {y.dtype}"
-            )
         columns["y"] = pa.array(y.tolist() if y.dtype.kind in "US" else y)
     sample_shape = list(x.shape[1:]) if x.ndim > 2 else None
     return pa.table(columns), sample_shape

@@ -254,3 +254,37 @@ def test_resume_from_a_best_checkpoint_emitted_later(breast_cancer: pa.Table) ->
     train(spec, breast_cancer, resumed, resume=data)
     for name in ("train_loss", "val_loss", "learning_rate"):
         assert resumed.series(name) == full.series(name)[step:], name
+
+
+class StopAfterBatches(RecordingCallbacks):
+    """Answers should_stop() True at its ``n``-th question (one per batch)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.asked = n, 0
+
+    def should_stop(self) -> bool:
+        self.asked += 1
+        return self.asked >= self.n
+
+
+def test_stop_keeps_a_final_checkpoint_and_resumes_from_it(tiny: pa.Table) -> None:
+    from mlengine import TrainingStopped
+
+    spec = net_spec("y", {"hidden_layers": [8]}, epochs=6, batch_size=16, checkpoint_every=0)
+    full = RecordingCallbacks()
+    train(spec, tiny, full)
+    assert [s for s, k, _ in full.checkpoints if k == "final"] == [6]  # at the end only
+    batches = len(tiny) // 16  # the training split has fewer rows: at most this many
+    cb = StopAfterBatches(2 * batches + 2)  # in epoch 3 at the latest
+    with pytest.raises(TrainingStopped):
+        train(spec, tiny, cb)
+    epochs_done = max(s for s, n, _ in cb.metrics if n == "train_loss")
+    finals = [(s, d) for s, k, d in cb.checkpoints if k == "final"]
+    assert [s for s, _ in finals] == [epochs_done] and 1 <= epochs_done < 6
+    resumed = RecordingCallbacks()
+    result = train(spec, tiny, resumed, resume=finals[0][1])
+    steps = sorted({s for s, n, _ in resumed.metrics if n == "train_loss"})
+    assert steps == list(range(epochs_done + 1, 7))
+    assert [s for s, k, _ in resumed.checkpoints if k == "final"] == [6]
+    assert 0.0 <= result.metrics["test_accuracy"] <= 1.0

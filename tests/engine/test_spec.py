@@ -251,3 +251,57 @@ def test_validation_imports_no_torch_or_sklearn() -> None:
         "assert not [m for m in banned if m in sys.modules]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+WIDE = DatasetProfile(
+    n_rows=100,
+    columns=[ColumnProfile(f"column_{i:04d}", "float", 0, 90) for i in range(1000)]
+    + [ColumnProfile("label", "string", 0, 2)],
+)
+
+
+def test_unknown_features_against_a_wide_dataset_stay_bounded() -> None:
+    # 5,000 unknown names against 1,001 columns: a few entries, each listing a few columns.
+    raw = spec(features=[f"nope_{i}" for i in range(5000)])
+    with pytest.raises(SpecError) as info:
+        check_against_dataset(validate_spec(raw, Limits()), WIDE, Limits())
+    errs = info.value.errors
+    total = sum(len(str(e)) for e in errs) + len(str(info.value))
+    print(f"{len(errs)} entries, {total} characters")
+    assert total < 5000
+    assert [e["loc"] for e in errs[:5]] == [["features", i] for i in range(5)]
+    assert "column 'nope_0' not found" in errs[0]["msg"]
+    assert "... and 991 more (1001 columns)" in errs[0]["msg"]
+    assert errs[-1]["loc"] == ["features"] and "5000 of the 5000 features" in errs[-1]["msg"]
+
+
+def test_unknown_target_and_bin_columns_list_few_names() -> None:
+    errs = error_of(spec(target="x" * 10_000), WIDE)
+    assert len(errs[0]["msg"]) < 1000 and "(1001 columns)" in errs[0]["msg"]
+    assert "(10000 characters)" in errs[0]["msg"]
+    raw = spec(preprocessing={"binning": "uniform", "bin_columns": [f"b{i}" for i in range(300)]})
+    errs = error_of(raw, WIDE)
+    assert len(errs) == 6 and sum(len(e["msg"]) for e in errs) < 5000
+    assert "(1000 features)" in errs[0]["msg"]
+
+
+def test_many_structural_errors_are_capped() -> None:
+    from mlengine.errors import MAX_ERRORS
+
+    with pytest.raises(SpecError) as info:
+        validate_spec(spec(features=list(range(5000))), Limits())
+    errs = info.value.errors
+    assert len(errs) == MAX_ERRORS
+    assert errs[-1]["type"] == "too_many_errors" and "5000 in all" in errs[-1]["msg"]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), "NaN", "-Infinity"])
+def test_fill_value_must_be_finite(value: Any) -> None:
+    raw = spec(preprocessing={"impute_numeric": "constant", "fill_value": value})
+    with pytest.raises(SpecError) as info:
+        validate_spec(raw, Limits())
+    (err,) = info.value.errors
+    assert err["loc"] == ["preprocessing", "fill_value"]
+    assert "fill_value must be a finite number" in err["msg"]
+    ok = validate_spec(spec(preprocessing={"fill_value": -1.5}), Limits())
+    assert ok.preprocessing.fill_value == -1.5

@@ -99,3 +99,110 @@ def test_upload_profile_is_the_engine_profile(tmp_path: Path, fmt: str) -> None:
     # what the worker computes from the stored dataset agrees with what the upload stored
     stored = from_parquet_bytes(to_parquet_bytes(got.table))
     assert got.columns == [asdict(c) for c in profile_table(stored).columns]
+
+
+def _forged_npz(path: Path, shape: tuple[int, ...], dtype: str = "<f8", data: bytes = b"") -> None:
+    """An NPZ whose X member declares ``shape`` in its .npy header but holds only ``data``."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    buf = io.BytesIO()
+    header = {"descr": dtype, "fortran_order": False, "shape": shape}
+    npy.write_array_header_1_0(buf, header)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("X.npy", buf.getvalue() + data)
+
+
+def test_npz_declaring_huge_arrays_is_refused_before_decoding(tmp_path: Path) -> None:
+    import time
+    import tracemalloc
+
+    path = tmp_path / "bomb.npz"
+    settings = Settings(data_dir=tmp_path)
+    cases = [
+        ((10**12, 20), "DESCENT_MAX_UPLOAD_BYTES"),  # 160 TB declared
+        ((settings.max_rows + 1, 1), "DESCENT_MAX_ROWS"),
+        ((10, settings.max_columns + 1), "DESCENT_MAX_COLUMNS"),
+        ((10, 1000, 1000), "DESCENT_MAX_COLUMNS"),
+    ]
+    for shape, setting in cases:
+        _forged_npz(path, shape, "|u1", b"\0" * 16)
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        with pytest.raises(TooLarge, match=setting):
+            ingest(path, "bomb.npz", settings)
+        elapsed = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"{shape}: refused in {elapsed * 1000:.1f} ms, peak {peak / 1024:.0f} KiB")
+        assert peak < 16 * 1024 * 1024
+
+
+def test_npz_header_larger_than_its_data_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "short.npz"
+    _forged_npz(path, (1000, 10), "<f8", b"\0" * 64)
+    with pytest.raises(ApiError, match="declares shape .* holds only 64 bytes") as info:
+        ingest(path, "short.npz", Settings(data_dir=tmp_path))
+    assert info.value.status_code == 422
+    _forged_npz(path, (4, 2), "|O")
+    with pytest.raises(ApiError, match="Python objects") as info:
+        ingest(path, "short.npz", Settings(data_dir=tmp_path))
+    assert info.value.status_code == 422
+
+
+def test_compressed_npz_bomb_is_refused_by_its_decompressed_size(tmp_path: Path) -> None:
+    # 32 MB of zeros compress to a few tens of KB; the limit is on what they decompress to.
+    path = tmp_path / "zeros.npz"
+    np.savez_compressed(path, X=np.zeros((200_000, 20)))
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(TooLarge, match="decompress to .*DESCENT_MAX_UPLOAD_BYTES"):
+        ingest(path, "zeros.npz", Settings(data_dir=tmp_path, max_upload_bytes=1_000_000))
+    got = ingest(path, "zeros.npz", Settings(data_dir=tmp_path))
+    assert got.table.num_rows == 200_000 and got.table.num_columns == 20
+
+
+def test_npz_other_members_are_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "extra.npz"
+    np.savez(path, X=np.ones((3, 2)), y=np.array([0, 1, 0]), junk=np.array([object()]))
+    got = ingest(path, "extra.npz", Settings(data_dir=tmp_path))
+    assert got.table.column_names == ["x0", "x1", "y"]
+    np.savez(path, **{f"a{i}": np.ones(1) for i in range(50)})
+    with pytest.raises(ApiError, match=r"needs an array 'X'.*and 40 more \(50 arrays\)"):
+        ingest(path, "extra.npz", Settings(data_dir=tmp_path))
+
+
+def test_wide_csv_header_is_refused_before_parsing(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "wide.csv"
+    header = ",".join(f"c{i}" for i in range(40_000))
+    row = ",".join("1" for _ in range(40_000))
+    path.write_text(f"{header}\n{row}\n{row}\n")
+    t0 = time.perf_counter()
+    with pytest.raises(TooLarge, match=r"header names 40000 columns.*DESCENT_MAX_COLUMNS"):
+        ingest(path, "wide.csv", Settings(data_dir=tmp_path))
+    print(f"40,000-column header refused in {(time.perf_counter() - t0) * 1000:.1f} ms")
+
+
+def test_csv_header_width_counts_quoted_commas_once(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('"a,1","b,2",c\n1,2,3\n')
+    got = ingest(path, "q.csv", Settings(data_dir=tmp_path, max_columns=3))
+    assert got.table.column_names == ["a,1", "b,2", "c"]
+    with pytest.raises(TooLarge, match="header names 3 columns; the limit is 2"):
+        ingest(path, "q.csv", Settings(data_dir=tmp_path, max_columns=2))
+
+
+def test_csv_header_without_newline_in_the_cap(tmp_path: Path) -> None:
+    from service.datasets import ingest as ingest_module
+
+    path = tmp_path / "long.csv"
+    path.write_text("a" * (ingest_module.MAX_HEADER_BYTES + 10) + "\n1\n")
+    with pytest.raises(ApiError, match="header row is longer than") as info:
+        ingest(path, "long.csv", Settings(data_dir=tmp_path))
+    assert info.value.status_code == 422
+    path.write_text(",".join(["a"] * (ingest_module.MAX_HEADER_BYTES // 2 + 10)) + "\n")
+    with pytest.raises(TooLarge, match="header names at least .* DESCENT_MAX_COLUMNS"):
+        ingest(path, "long.csv", Settings(data_dir=tmp_path))
