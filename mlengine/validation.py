@@ -355,19 +355,7 @@ def _check_unsupervised(
             f"k-fold cross-validation is for supervised models, not {task}; drop kfold",
         )
     checked = spec.model_copy(update={"features": features, "task": task})
-    if kind.check_dataset is not None:
-        params, training = parse_params(checked, kind, limits)
-        kind.check_dataset(
-            DatasetCheck(
-                spec=checked,
-                profile=profile,
-                limits=limits,
-                params=params,
-                training=training,
-                n_inputs=estimate_inputs(checked, profile, features),
-                n_outputs=1,
-            )
-        )
+    _kind_check(checked, kind, profile, limits, 1)
     return checked
 
 
@@ -479,22 +467,8 @@ def check_against_dataset(
 
     checked = spec.model_copy(update={"features": features, "task": task})
     checked = _fill_input_shape(checked, kind, profile)
-    if kind.check_dataset is not None:
-        params, training = parse_params(checked, kind, limits)
-        n_outputs = 1
-        if task == "classification" and target.n_unique > 2:
-            n_outputs = target.n_unique
-        kind.check_dataset(
-            DatasetCheck(
-                spec=checked,
-                profile=profile,
-                limits=limits,
-                params=params,
-                training=training,
-                n_inputs=estimate_inputs(checked, profile, features),
-                n_outputs=n_outputs,
-            )
-        )
+    n_outputs = target.n_unique if task == "classification" and target.n_unique > 2 else 1
+    _kind_check(checked, kind, profile, limits, n_outputs)
     return checked
 
 
@@ -530,3 +504,23 @@ def _check_reinforcement(
 
     check_environment(spec.environment, kind.name, limits)
     return spec.model_copy(update={"task": "reinforcement"})
+
+
+def _kind_check(
+    spec: JobSpec, kind: ModelKind, profile: DatasetProfile, limits: Limits, n_outputs: int
+) -> None:
+    """The kind's own checks against the data (model size, input shape, ...)."""
+    if kind.check_dataset is None:
+        return
+    params, training = parse_params(spec, kind, limits)
+    kind.check_dataset(
+        DatasetCheck(
+            spec=spec,
+            profile=profile,
+            limits=limits,
+            params=params,
+            training=training,
+            n_inputs=estimate_inputs(spec, profile, spec.features or []),
+            n_outputs=n_outputs,
+        )
+    )

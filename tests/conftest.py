@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,34 +170,40 @@ def stack(
 ) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp(f"stack-{request.param}")
     env = _base_env(data_dir)
-    dbname = None
-    if request.param == "postgres":
-        why = _postgres_and_redis()
-        if why:
-            if IN_CI:
-                pytest.fail(f"CI=true requires Postgres and Redis: {why}")
-            pytest.skip(f"Postgres + Redis tests skipped: {why}")
-        import psycopg
+    with postgres_database() if request.param == "postgres" else nullcontext() as url:
+        if url:
+            env["DESCENT_DATABASE_URL"] = url
+            env["DESCENT_BROKER_URL"] = REDIS_URL
+        s = Stack(name=request.param, env=env, data_dir=data_dir)
+        try:
+            s.run_cli("migrate")
+            s.start_api()
+            s.start_worker()
+            yield s
+        finally:
+            s.stop()
 
-        dbname = f"descent_test_{secrets.token_hex(4)}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-        env["DESCENT_DATABASE_URL"] = f"{base}/{dbname}"
-        env["DESCENT_BROKER_URL"] = REDIS_URL
-    s = Stack(name=request.param, env=env, data_dir=data_dir)
+
+@contextmanager
+def postgres_database(prefix: str = "descent_test") -> Iterator[str]:
+    """A new, empty Postgres database (dropped after): its SQLAlchemy URL. Skips the test
+    when Postgres or Redis does not answer, except with CI=true, where it fails."""
+    why = _postgres_and_redis()
+    if why:
+        if IN_CI:
+            pytest.fail(f"CI=true requires Postgres and Redis: {why}")
+        pytest.skip(f"Postgres + Redis tests skipped: {why}")
+    import psycopg
+
+    dbname = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     try:
-        s.run_cli("migrate")
-        s.start_api()
-        s.start_worker()
-        yield s
+        yield f"{base}/{dbname}"
     finally:
-        s.stop()
-        if dbname:
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -235,3 +242,53 @@ def metric_points(api: httpx.Client, job_id: str, **params: Any) -> list[dict[st
         cursor = page["next_cursor"]
         if not cursor:
             return items
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    """Until ``url`` answers at all; fails with the log's tail if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class LoneApi:
+    proc: subprocess.Popen[bytes]
+    base_url: str
+    token: str | None
+    log: Path
+
+    def client(self, timeout: float = 120) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+
+@contextmanager
+def lone_api(
+    data_dir: Path, extra_env: dict[str, str] | None = None, migrate: bool = True
+) -> Iterator[LoneApi]:
+    """An API process of a test's own (no worker), on SQLite in ``data_dir`` unless
+    ``extra_env`` says otherwise; migrated, with a token, when ``migrate``."""
+    env = {**_base_env(data_dir), **(extra_env or {})}
+    token = None
+    if migrate:
+        subprocess.run(_cli("migrate"), env=env, check=True, capture_output=True)
+        token = subprocess.run(
+            _cli("keys", "create", "lone"), env=env, check=True, capture_output=True, text=True
+        ).stdout.split()[-1]
+    port = _free_port()
+    log = data_dir / "api.log"
+    proc = spawn(["api", "--port", str(port)], env, log)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
+        yield LoneApi(proc, f"http://127.0.0.1:{port}", token, log)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

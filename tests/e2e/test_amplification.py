@@ -4,18 +4,15 @@ size. The API's peak resident memory (VmHWM) is read before and after each reque
 from __future__ import annotations
 
 import io
-import os
-import signal
-import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import _base_env, _cli, _free_port, spawn
-from tests.e2e.test_cli import _wait_http
+from tests.conftest import lone_api
 
 MARGIN = 64 * 1024 * 1024  # a fixed allowance: imports and caches a first request warms
 
@@ -45,31 +42,13 @@ def _npz_bomb(rows: int, cols: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def lone_api(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    tmp = tmp_path_factory.mktemp("amplification")
-    env = _base_env(tmp)
-    subprocess.run(_cli("migrate"), env=env, check=True, capture_output=True)
-    token = subprocess.run(
-        _cli("keys", "create", "amp"), env=env, check=True, capture_output=True, text=True
-    ).stdout.split()[-1]
-    port = _free_port()
-    log = tmp / "api.log"
-    proc = spawn(["api", "--port", str(port)], env, log)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=120,
-        ) as client:
-            yield proc.pid, client
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+def lone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, httpx.Client]]:
+    with lone_api(tmp_path_factory.mktemp("amplification")) as api, api.client() as client:
+        yield api.proc.pid, client
 
 
-def test_a_compressed_npz_is_refused_before_it_is_decoded(lone_api) -> None:  # type: ignore[no-untyped-def]
-    pid, api = lone_api
+def test_a_compressed_npz_is_refused_before_it_is_decoded(lone: tuple[int, httpx.Client]) -> None:
+    pid, api = lone
     bomb = _npz_bomb(4_000_000 // 4096 * 4096, 20)  # about 640 MB decompressed
     assert len(bomb) < 2 * 1024 * 1024
     api.get("/v1/datasets")  # warm
@@ -81,8 +60,10 @@ def test_a_compressed_npz_is_refused_before_it_is_decoded(lone_api) -> None:  # 
     assert grew < 2 * len(bomb) + MARGIN
 
 
-def test_a_spec_naming_thousands_of_unknown_columns_gets_a_small_answer(lone_api) -> None:  # type: ignore[no-untyped-def]
-    pid, api = lone_api
+def test_a_spec_naming_thousands_of_unknown_columns_gets_a_small_answer(
+    lone: tuple[int, httpx.Client],
+) -> None:
+    pid, api = lone
     wide = ",".join(f"column_{i}" for i in range(1001)) + "\n"
     wide += "\n".join(",".join(str(j) for j in range(1001)) for _ in range(20))
     ds = api.post("/v1/datasets", files={"file": ("wide.csv", wide.encode())}).json()

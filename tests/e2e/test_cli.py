@@ -12,21 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import _base_env, _cli, _free_port, spawn, wait_for
+from tests.conftest import _base_env, _cli, _free_port, lone_api, spawn, wait_for, wait_http
 from tests.data import breast_cancer_csv
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
 
 
 def test_serve_runs_api_and_worker_on_one_machine(tmp_path: Path) -> None:
@@ -36,7 +23,7 @@ def test_serve_runs_api_and_worker_on_one_machine(tmp_path: Path) -> None:
     proc = spawn(["serve", "--port", str(port)], env, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{base}/healthz", proc, log)
+        wait_http(f"{base}/healthz", proc, log)
         keys = subprocess.run(
             _cli("keys", "create", "solo"), env=env, capture_output=True, text=True, check=True
         )
@@ -92,22 +79,13 @@ def _alive(pid: int) -> bool:
 def test_readyz_names_what_does_not_answer(
     tmp_path: Path, setting: str, value: str, down: str
 ) -> None:
-    env = {**_base_env(tmp_path), setting: value}
-    if down != "database":  # a database at the code's schema, so only the broker is down
-        subprocess.run(_cli("migrate"), env=env, check=True, capture_output=True)
-    port = _free_port()
-    log = tmp_path / "api.log"
-    proc = spawn(["api", "--port", str(port)], env, log)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
-        r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
+    # A database at the code's schema when it answers, so that only one thing is down.
+    with lone_api(tmp_path, {setting: value}, migrate=down != "database") as lone:
+        r = httpx.get(f"{lone.base_url}/readyz", timeout=30)
         assert r.status_code == 503
         body = r.json()
         assert body["detail"] == f"the {down} did not answer"
         assert body["checks"][down] != "ok"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def test_openapi_documents_the_contract(tmp_path: Path) -> None:
@@ -142,7 +120,7 @@ def test_serve_restarts_a_worker_that_died(tmp_path: Path) -> None:
     proc = spawn(["serve", "--port", str(port)], env, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{base}/healthz", proc, log)
+        wait_http(f"{base}/healthz", proc, log)
         first = _worker_pid(proc.pid)
         assert _ready(base), log.read_text()[-3000:]
         os.killpg(first, signal.SIGKILL)  # the worker and its pool die
@@ -194,22 +172,15 @@ def _ready(base: str, timeout: float = 90) -> bool:
 
 
 def test_an_unmigrated_database_is_not_ready_and_errors_are_json(tmp_path: Path) -> None:
-    env = _base_env(tmp_path)
-    port = _free_port()
-    log = tmp_path / "api.log"
-    proc = spawn(["api", "--port", str(port)], env, log)  # no `descent migrate` first
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{base}/healthz", proc, log)
-        r = httpx.get(f"{base}/readyz", timeout=30)
+    with lone_api(tmp_path, migrate=False) as lone:  # no `descent migrate` first
+        r = httpx.get(f"{lone.base_url}/readyz", timeout=30)
         assert r.status_code == 503
         assert "descent migrate" in r.json()["detail"] and r.json()["checks"]["schema"] != "ok"
-        r = httpx.get(f"{base}/v1/jobs", headers={"Authorization": "Bearer dsk_x"}, timeout=30)
+        r = httpx.get(
+            f"{lone.base_url}/v1/jobs", headers={"Authorization": "Bearer dsk_x"}, timeout=30
+        )
         assert r.status_code == 500
         body = r.json()
         rid = body["request_id"]
         assert rid in body["detail"] and r.headers["x-request-id"] == rid
-        assert rid in log.read_text()  # logged with the traceback
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        assert rid in lone.log.read_text()  # logged with the traceback

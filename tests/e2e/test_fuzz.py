@@ -4,38 +4,26 @@ not, gets an answer that is not a server error."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import _base_env, _cli, _free_port, spawn
-from tests.e2e.test_cli import _wait_http
+from tests.conftest import lone_api
 
 
 def test_no_server_error_over_a_thousand_generated_requests(tmp_path: Path) -> None:
     # An API of its own (no worker: accepted jobs stay queued), so the fuzzing touches
     # nothing the other tests use; failed authentications are not rate-limited here.
-    env = {**_base_env(tmp_path), "DESCENT_MAX_AUTH_FAILURES": "1000000"}
-    subprocess.run(_cli("migrate"), env=env, check=True, capture_output=True)
-    token = subprocess.run(
-        _cli("keys", "create", "fuzz"), env=env, check=True, capture_output=True, text=True
-    ).stdout.split()[-1]
-    port = _free_port()
-    log = tmp_path / "api.log"
-    proc = spawn(["api", "--port", str(port)], env, log)
     report = tmp_path / "report.json"
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
+    with lone_api(tmp_path, {"DESCENT_MAX_AUTH_FAILURES": "1000000"}) as lone:
         st = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
         assert st is not None, "schemathesis is a test dependency (make install)"
         run = subprocess.run(
             [
                 st,
                 "run",
-                f"http://127.0.0.1:{port}/openapi.json",
+                f"{lone.base_url}/openapi.json",
                 "--checks",
                 "not_a_server_error",
                 "--max-examples",
@@ -43,7 +31,7 @@ def test_no_server_error_over_a_thousand_generated_requests(tmp_path: Path) -> N
                 "--seed",
                 "1",
                 "--header",
-                f"Authorization: Bearer {token}",
+                f"Authorization: Bearer {lone.token}",
                 "--report-json-path",
                 str(report),
             ],
@@ -54,8 +42,5 @@ def test_no_server_error_over_a_thousand_generated_requests(tmp_path: Path) -> N
         summary = json.loads(report.read_text())
         cases = summary["test_cases"]
         print(f"schemathesis: {cases['generated']} cases, {cases['with_failures']} failing")
-        assert run.returncode == 0, run.stdout[-6000:] + log.read_text()[-3000:]
+        assert run.returncode == 0, run.stdout[-6000:] + lone.log.read_text()[-3000:]
         assert cases["generated"] >= 1000 and cases["with_failures"] == 0, cases
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)

@@ -5,14 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
-import subprocess
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import _base_env, _cli, _free_port, spawn
-from tests.e2e.test_cli import _wait_http
+from tests.conftest import lone_api
 
 QUICK = {
     "model": {"type": "q_learning"},
@@ -69,30 +66,16 @@ def test_a_json_body_over_the_limit_is_a_413(api: httpx.Client) -> None:
 
 
 def test_failed_authentications_are_rate_limited(tmp_path: Path) -> None:
-    env = {**_base_env(tmp_path), "DESCENT_MAX_AUTH_FAILURES": "3"}
-    subprocess.run(_cli("migrate"), env=env, check=True, capture_output=True)
-    token = subprocess.run(
-        _cli("keys", "create", "a"), env=env, check=True, capture_output=True, text=True
-    ).stdout.split()[-1]
-    port = _free_port()
-    log = tmp_path / "api.log"
-    proc = spawn(["api", "--port", str(port)], env, log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{base}/healthz", proc, log)
+    with lone_api(tmp_path, {"DESCENT_MAX_AUTH_FAILURES": "3"}) as lone:
+        url = f"{lone.base_url}/v1/jobs"
         bad = {"Authorization": "Bearer dsk_wrong"}
-        assert [httpx.get(f"{base}/v1/jobs", headers=bad).status_code for _ in range(3)] == [
-            401
-        ] * 3
-        r = httpx.get(f"{base}/v1/jobs", headers=bad)
+        assert [httpx.get(url, headers=bad).status_code for _ in range(3)] == [401] * 3
+        r = httpx.get(url, headers=bad)
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
         assert "DESCENT_MAX_AUTH_FAILURES" in r.json()["detail"]
         # The limit is per client and counts failures only; a good token waits it out too.
-        r = httpx.get(f"{base}/v1/jobs", headers={"Authorization": f"Bearer {token}"})
+        r = httpx.get(url, headers={"Authorization": f"Bearer {lone.token}"})
         assert r.status_code == 429
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def test_openapi_declares_the_bearer_scheme(api: httpx.Client) -> None:
