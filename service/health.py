@@ -42,19 +42,20 @@ def _schema_ok() -> str | None:
     responses={503: {"description": "Names what is not ready: database, schema, broker, worker"}},
 )
 async def readyz() -> JSONResponse:
-    problems: dict[str, str | None] = {
+    silent = {
         "database": await run_in_threadpool(_database_ok),
         "broker": await run_in_threadpool(broker_ok),
     }
-    if problems["database"] is None:
-        problems["schema"] = await run_in_threadpool(_schema_ok)
+    problems: dict[str, str | None] = dict(silent)
+    if silent["database"] is None:  # it answers: is it at the code's schema?
+        problems["database"] = await run_in_threadpool(_schema_ok)
     supervisor = current_supervisor()
     if supervisor is not None:  # descent serve: its own worker must be running
         problems["worker"] = supervisor.status()
     checks = {name: why or "ok" for name, why in problems.items()}
-    silent = [name for name in ("database", "broker") if problems[name]]
-    parts = [f"the {' and '.join(silent)} did not answer"] if silent else []
-    parts += [why for name, why in problems.items() if why and name not in silent]
+    down = [name for name, why in silent.items() if why]
+    parts = [f"the {' and '.join(down)} did not answer"] if down else []
+    parts += [why for name, why in problems.items() if why and name not in down]
     if parts:
         return JSONResponse(
             {"status": "unavailable", "detail": "; ".join(parts), "checks": checks},

@@ -175,7 +175,7 @@ def test_an_unmigrated_database_is_not_ready_and_errors_are_json(tmp_path: Path)
     with lone_api(tmp_path, migrate=False) as lone:  # no `descent migrate` first
         r = httpx.get(f"{lone.base_url}/readyz", timeout=30)
         assert r.status_code == 503
-        assert "descent migrate" in r.json()["detail"] and r.json()["checks"]["schema"] != "ok"
+        assert "descent migrate" in r.json()["detail"] and r.json()["checks"]["database"] != "ok"
         r = httpx.get(
             f"{lone.base_url}/v1/jobs", headers={"Authorization": "Bearer dsk_x"}, timeout=30
         )
