@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,9 @@ from tests.conftest import _base_env, _cli, _free_port, lone_api, spawn, wait_fo
 from tests.data import breast_cancer_csv
 
 
-def test_serve_runs_api_and_worker_on_one_machine(tmp_path: Path) -> None:
+@contextmanager
+def _serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, str], Path]]:
+    """``descent serve`` on a free port: its process, base URL, environment and log."""
     env = _base_env(tmp_path)
     port = _free_port()
     log = tmp_path / "serve.log"
@@ -24,6 +28,15 @@ def test_serve_runs_api_and_worker_on_one_machine(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base}/healthz", proc, log)
+        yield proc, base, env, log
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_serve_runs_api_and_worker_on_one_machine(tmp_path: Path) -> None:
+    with _serving(tmp_path) as (proc, base, env, log):
         keys = subprocess.run(
             _cli("keys", "create", "solo"), env=env, capture_output=True, text=True, check=True
         )
@@ -55,10 +68,6 @@ def test_serve_runs_api_and_worker_on_one_machine(tmp_path: Path) -> None:
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert not _alive(pid), f"worker {pid} outlived serve"
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _alive(pid: int) -> bool:
@@ -114,13 +123,7 @@ def test_openapi_documents_the_contract(tmp_path: Path) -> None:
 
 
 def test_serve_restarts_a_worker_that_died(tmp_path: Path) -> None:
-    env = _base_env(tmp_path)
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    proc = spawn(["serve", "--port", str(port)], env, log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/healthz", proc, log)
+    with _serving(tmp_path) as (proc, base, _, log):
         first = _worker_pid(proc.pid)
         assert _ready(base), log.read_text()[-3000:]
         os.killpg(first, signal.SIGKILL)  # the worker and its pool die
@@ -144,10 +147,6 @@ def test_serve_restarts_a_worker_that_died(tmp_path: Path) -> None:
         while _alive(second) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not _alive(second), "the restarted worker outlived serve"
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _worker_pid(serve_pid: int) -> int:
